@@ -1,0 +1,108 @@
+"""The ``proxgan`` command line: argument parsing, one-line errors (exit 2), printing.
+
+Each subcommand lives in its own module under ``proxgan.cli`` and is loaded lazily, so
+``proxgan --help`` stays fast. Library code never prints; only this package does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from proxgan import __version__
+from proxgan.errors import ProxganError
+
+#: subcommand name -> "module:attribute" of its click command
+SUBCOMMANDS: dict[str, str] = {
+}
+
+
+class _LazyGroup(click.Group):
+    """A group that imports each subcommand on first use and turns bad input into one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module, attr = SUBCOMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def main(self, args=None, prog_name=None, **extra):  # noqa: D401 - click signature
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args=args, prog_name=prog_name or "proxgan", standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except ProxganError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="proxgan")
+def main() -> None:
+    """proxgan: do GANs have Nash equilibria, and what do we train towards instead?
+
+    Farnia & Ozdaglar, ICML 2020, end to end: game dynamics (games), exact Gaussian GAN games
+    (theorem), proximal training (train), equilibrium tests (equilibrium), metrics (evaluate)
+    and the whole paper in one command (reproduce).
+    """
+
+
+def out_option(default_name: str) -> Callable:
+    """``--out DIR``: where results.json and figures go (default ``runs/<default_name>``)."""
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("runs") / default_name,
+        show_default=True,
+        help="Output directory for results.json and PNG figures.",
+    )
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the results JSON to stdout instead of the summary."
+)
+
+
+def record_experiment(
+    out: Path,
+    as_json: bool,
+    run: Callable[[Path], dict[str, Any]],
+    summarize: Callable[[dict[str, Any]], str],
+) -> dict[str, Any]:
+    """Run an experiment into ``out``, write results.json, and print the summary (or the JSON).
+
+    ``run(out_dir)`` returns ``{"config": ..., "results": ..., "figures": [...]}`` and writes the
+    figures it names into ``out_dir``.
+    """
+    from proxgan.results import command_line, prepare_out_dir, write_results
+
+    out_dir = prepare_out_dir(out)
+    start = time.perf_counter()
+    payload = run(out_dir)
+    doc = write_results(out_dir, command=command_line(), wall_seconds=time.perf_counter() - start, **payload)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(summarize(doc))
+        click.echo(f"results: {out_dir / 'results.json'}")
+    return doc
