@@ -1,0 +1,193 @@
+"""Datasets held in memory as one tensor on the training device and batched by random index.
+
+Images are scaled to [-1, 1] (the range of the generators' tanh output) with shape (N, C, H, W);
+synthetic data are points (N, d). All preprocessing happens once at load time, so a training step
+costs one ``randint`` and one ``index_select`` — no per-sample PIL transforms in the loop.
+
+- ``digits``: scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn: the
+  embedded default, no download).
+- ``mnist`` (28×28), ``cifar10`` (32×32), ``celeba`` (64×64, aligned faces center-cropped to
+  108×108, then resized): torchvision datasets under ``root``; downloaded only when asked.
+- ``gaussian``: N(μ·1, σ²I) in ``dim`` dimensions (the Gaussian games of §3–4).
+- ``ring8``: 8 Gaussians of std 0.02 on the circle of radius 2; ``grid25``: 25 Gaussians of std 0.05
+  on the grid {-4, -2, 0, 2, 4}² (the mode-collapse benchmarks of Metz et al. 2017 and
+  Srivastava et al. 2017).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
+
+IMAGE_DATASETS = ("digits", "mnist", "cifar10", "celeba")
+POINT_DATASETS = ("gaussian", "ring8", "grid25")
+DATASETS: tuple[str, ...] = IMAGE_DATASETS + POINT_DATASETS
+
+#: default number of points drawn for the synthetic datasets
+DEFAULT_POINTS = 50_000
+#: per-dataset default std of each mixture component (``gaussian``: σ)
+DEFAULT_STD = {"gaussian": 1.0, "ring8": 0.02, "grid25": 0.05}
+
+
+@dataclass
+class InMemoryData:
+    """A dataset held as one tensor: images in [-1, 1] of shape (N, C, H, W), or points (N, d)."""
+
+    name: str
+    x: Tensor
+    labels: Tensor | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) for images, (d,) for points."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dim() == 4
+
+    def batch(self, batch_size: int, generator: torch.Generator) -> Tensor:
+        """``batch_size`` samples drawn uniformly with replacement, indices from ``generator``."""
+        idx = torch.randint(len(self), (batch_size,), generator=generator, device=generator.device)
+        return self.x.index_select(0, idx.to(self.x.device))
+
+    def to(self, device: str | torch.device) -> InMemoryData:
+        """The same dataset with its tensors on ``device``."""
+        move = lambda v: v.to(device) if isinstance(v, Tensor) else v  # noqa: E731
+        return InMemoryData(
+            self.name, self.x.to(device), move(self.labels), {k: move(v) for k, v in self.meta.items()}
+        )
+
+
+def load_dataset(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    download: bool = False,
+    n: int | None = None,
+    seed: int = 0,
+    dim: int = 2,
+    mean: float = 0.0,
+    std: float | None = None,
+) -> InMemoryData:
+    """Load dataset ``name`` into memory (CPU); ``n`` keeps a seeded random subset (or draws ``n`` points).
+
+    ``dim``, ``mean`` and ``std`` parametrize the synthetic data: ``gaussian`` is N(mean·1, std²I) in
+    ``dim`` dimensions; for the mixtures ``std`` is each component's std.
+    """
+    check_choice("dataset", name, DATASETS)
+    if n is not None:
+        n = check_positive_int("data.n", n)
+    if name in POINT_DATASETS:
+        std = DEFAULT_STD[name] if std is None else check_positive("data.std", std)
+        return _synthetic(name, n or DEFAULT_POINTS, seed, dim=check_positive_int("data.dim", dim), mean=mean, std=std)
+    if name == "digits":
+        data = _digits()
+    else:
+        if root is None:
+            raise ProxganError(f"dataset {name!r} needs a data root: pass --data-root DIR or data.root=DIR")
+        data = _TORCHVISION[name](Path(root), download)
+    if n is not None and n < len(data):
+        keep = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
+        data = InMemoryData(data.name, data.x[keep], None if data.labels is None else data.labels[keep], data.meta)
+    return data
+
+
+def to_unit_range(pixels: Tensor, max_value: float = 255.0) -> Tensor:
+    """Map pixel intensities in [0, max_value] to [-1, 1] as float32: x ↦ 2x/max − 1."""
+    return pixels.float().mul_(2.0 / max_value).sub_(1.0)
+
+
+def _digits() -> InMemoryData:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = to_unit_range(torch.as_tensor(bunch.images), 16.0).unsqueeze(1)
+    return InMemoryData("digits", x, torch.as_tensor(bunch.target), {"resolution": 8})
+
+
+def _missing(name: str, root: Path, expected: str) -> ProxganError:
+    return ProxganError(
+        f"{name} not found under {str(root)!r}: expected {expected}; "
+        f"pass --download (data.download=true) to fetch it, or --data-root DIR where it is"
+    )
+
+
+def _mnist(root: Path, download: bool) -> InMemoryData:
+    from torchvision.datasets import MNIST
+
+    try:
+        ds = MNIST(root=str(root), train=True, download=download)
+    except RuntimeError:
+        raise _missing("MNIST", root, "MNIST/raw/train-images-idx3-ubyte and train-labels-idx1-ubyte") from None
+    return InMemoryData("mnist", to_unit_range(ds.data).unsqueeze(1), ds.targets.clone(), {"resolution": 28})
+
+
+def _cifar10(root: Path, download: bool) -> InMemoryData:
+    from torchvision.datasets import CIFAR10
+
+    try:
+        ds = CIFAR10(root=str(root), train=True, download=download)
+    except RuntimeError:
+        raise _missing("CIFAR-10", root, "cifar-10-batches-py/data_batch_1 … data_batch_5 and batches.meta") from None
+    x = to_unit_range(torch.as_tensor(ds.data).permute(0, 3, 1, 2).contiguous())
+    return InMemoryData("cifar10", x, torch.as_tensor(ds.targets), {"resolution": 32})
+
+
+def _celeba(root: Path, download: bool, crop: int = 108, resolution: int = 64) -> InMemoryData:
+    """CelebA's aligned training faces, center-cropped to ``crop`` pixels and resized to ``resolution`` (once)."""
+    import numpy as np
+    from torchvision.datasets import CelebA
+    from torchvision.transforms.v2 import functional as F
+
+    try:
+        ds = CelebA(root=str(root), split="train", target_type=[], download=download)
+    except RuntimeError:
+        raise _missing(
+            "CelebA", root, "celeba/img_align_celeba/ and celeba/list_eval_partition.txt (with the other list_*.txt)"
+        ) from None
+    x = torch.empty(len(ds), 3, resolution, resolution, dtype=torch.uint8)
+    for i in range(len(ds)):
+        image = torch.from_numpy(np.asarray(ds[i][0])).permute(2, 0, 1)
+        x[i] = F.resize(F.center_crop(image, [crop, crop]), [resolution, resolution], antialias=True)
+    return InMemoryData("celeba", to_unit_range(x), None, {"resolution": resolution})
+
+
+_TORCHVISION: dict[str, Callable[[Path, bool], InMemoryData]] = {
+    "mnist": _mnist,
+    "cifar10": _cifar10,
+    "celeba": _celeba,
+}
+
+
+def mixture_centers(name: str) -> Tensor:
+    """Component means: 8 points 2·(cos 2πk/8, sin 2πk/8) for ``ring8``; {-4,-2,0,2,4}² for ``grid25``."""
+    if name == "ring8":
+        angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+        return (2.0 * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
+    grid = torch.arange(-4.0, 5.0, 2.0)
+    return torch.cartesian_prod(grid, grid)
+
+
+def _synthetic(name: str, n: int, seed: int, *, dim: int, mean: float, std: float) -> InMemoryData:
+    """``n`` points: N(mean·1, std²I) for ``gaussian``; an equal-weight mixture N(c_k, std²I) otherwise."""
+    gen = torch.Generator().manual_seed(seed)
+    if name == "gaussian":
+        mu = torch.full((dim,), float(mean))
+        x = mu + std * torch.randn(n, dim, generator=gen)
+        return InMemoryData(name, x, None, {"mean": mu, "sigma": std})
+    centers = mixture_centers(name)
+    labels = torch.randint(len(centers), (n,), generator=gen)
+    x = centers[labels] + std * torch.randn(n, 2, generator=gen)
+    return InMemoryData(name, x, labels, {"centers": centers, "std": std})
