@@ -1,0 +1,257 @@
+"""Verdicts computed from constructed stage results (each verdict reachable), and the HTML report's structure."""
+
+import base64
+import io
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+
+from proxgan.report import verdicts as V
+from proxgan.report.html import PNG_MAGIC, render_page
+
+
+def doc(summary, figures=()):
+    return {"results": {"summary": summary}, "figures": list(figures), "config": {}}
+
+
+# --- constructed stage results -------------------------------------------------------------------
+
+
+def games(eta=0.1, alt_bounded=True, rho_error=0.0):
+    sim = 1 + eta**2
+    return doc({"lr": eta, "steps": 200, "methods": {
+        "simgda": {"rho_empirical": sim * (1 + rho_error), "rho_theory": sim, "bounded": False, "converged": False},
+        "altgda": {"rho_empirical": 1.0, "rho_theory": None, "bounded": alt_bounded, "converged": False},
+        "ppm": {"rho_empirical": 1 / sim, "rho_theory": 1 / sim, "bounded": True, "converged": True},
+    }}, ["phase.png"])
+
+
+def nash_row(f, sigma, is_nash, constraint=False, gap=0.3):
+    g = 0.0 if is_nash else gap
+    return {"formulation": f, "sigma": sigma, "sigma_min_constraint": constraint,
+            "nash_gap_generator": g, "nash_gap_discriminator": 0.0, "is_nash": is_nash}
+
+
+def theory(nash_above=False, nash_below=True, lambda_ratio=1.0, nested=True):
+    eta = 0.5
+    lam_t = 1 / (4 * eta)
+    lambdas = [0.1 * lam_t * k for k in range(1, 21)]
+    flags = [lam <= lam_t * lambda_ratio + 1e-12 for lam in lambdas]
+    if not nested:
+        flags[-1] = True
+    return doc({
+        "tolerance": 1e-6,
+        "nash": [nash_row(f, s, nash_above) for f in ("w2gan", "wgan", "fgan-kl") for s in (1.5, 2.0)]
+        + [nash_row(f, 0.5, nash_below, constraint=True) for f in ("w2gan", "wgan")],
+        "proximal": [{"formulation": "w2gan", "eta": eta, "lambdas": lambdas, "is_proximal_equilibrium": flags,
+                      "lambda_max": max(lam for lam, ok in zip(lambdas, flags) if ok), "lambda_theorem": lam_t}],
+    }, ["sigma_sweep.png", "lambda_sweep.png"])
+
+
+def eq_test(drops, quality_losses, start=1.0):
+    runs = {}
+    for f, drop, qloss in zip(("wgan-wc", "wgan-gp", "sngan"), drops, quality_losses):
+        runs[f] = {"objective_start": start, "objective_end": start - drop * abs(start),
+                   "quality_metric": "cls_is", "quality_higher_is_better": True,
+                   "quality_start": 8.0, "quality_end": 8.0 - qloss}
+    return doc({"steps": 100, "runs": runs}, ["objective.png"])
+
+
+def table1(dataset="digits", metric="cls_is", prox_better=True, equal_time_better=True, means=None):
+    rows = []
+    for f, d in (("wgan-wc", 64), ("sngan", 64)):
+        reg, prox = means[(f, d)] if means else (5.0, 6.0 if prox_better else 4.0)
+        eq = prox if equal_time_better else reg - 0.5
+        rows.append({"formulation": f, "dim": d,
+                     "regular": V.value_stats([reg - 0.1, reg, reg + 0.1]),
+                     "proximal": V.value_stats([prox - 0.1, prox, prox + 0.1]),
+                     "equal_time": {"proximal_steps": 20, "proximal": V.value_stats([eq - 0.1, eq, eq + 0.1])}})
+    return doc({"dataset": dataset, "metric": metric, "higher_is_better": True, "steps": 100,
+                "seeds": [0, 1, 2], "rows": rows}, ["table1.png"])
+
+
+def all_stages(**overrides):
+    stages = {"games": games(), "theory": theory(), "nash": eq_test([0.9] * 3, [3.0] * 3),
+              "proximal": eq_test([0.05] * 3, [0.2] * 3), "table1": table1()}
+    return stages | overrides
+
+
+def by_claim(stages, statuses=None):
+    return {r["claim"]: r for r in V.judge_all(stages, statuses)}
+
+
+# --- verdict logic ------------------------------------------------------------------------------
+
+
+def test_value_stats_is_sample_mean_and_std():
+    s = V.value_stats([1.0, 2.0, 3.0])
+    assert s["mean"] == 2.0 and s["std"] == pytest.approx(1.0) and s["n"] == 3
+    assert V.value_stats([4.0])["std"] == 0.0
+
+
+def test_every_claim_reproduced_on_agreeing_results():
+    records = by_claim(all_stages())
+    expected_na = {"table1-inception", "theorem3"}  # digits + cls_is; no WGAN λ sweep constructed
+    for key, r in records.items():
+        assert r["verdict"] == (V.NOT_APPLICABLE if key in expected_na else V.REPRODUCED), (key, r["reason"])
+        assert set(r) >= {"claim", "statement", "measured", "paper", "verdict", "reason", "figures"}
+    assert "not comparable" in records["table1-inception"]["reason"]
+    assert records["gda-rates"]["figures"] == ["games/phase.png"]
+
+
+@pytest.mark.parametrize("claim, stages", [
+    ("gda-rates", {"games": games(rho_error=0.01)}),
+    ("gda-rates", {"games": games(alt_bounded=False)}),
+    ("theorem1", {"theory": theory(nash_above=True)}),
+    ("remark1", {"theory": theory(nash_below=False)}),
+    ("theorem2", {"theory": theory(lambda_ratio=0.5)}),
+    ("proposition3", {"theory": theory(nested=False)}),
+    ("nash-test", {"nash": eq_test([0.9, 0.01, 0.9], [3.0] * 3)}),
+    ("nash-test", {"nash": eq_test([0.9] * 3, [3.0, -0.5, 3.0])}),
+    ("proximal-test", {"proximal": eq_test([0.05, 0.6, 0.05], [0.2] * 3)}),
+    ("proximal-test", {"proximal": eq_test([0.05] * 3, [0.2, 2.5, 0.2])}),
+    ("table1", {"table1": table1(prox_better=False)}),
+    ("equal-time", {"table1": table1(equal_time_better=False)}),
+])
+def test_each_claim_can_fail(claim, stages):
+    r = by_claim(all_stages(**stages))[claim]
+    assert r["verdict"] == V.NOT_REPRODUCED, r["reason"]
+    assert r["reason"]
+
+
+def test_theorem2_tolerates_grid_resolution_only():
+    t = theory()
+    row = t["results"]["summary"]["proximal"][0]
+    row["lambda_max"] = row["lambda_theorem"] * (1 - V.LAMBDA_RTOL / 2)
+    assert V.judge_theorem2({"theory": t})["verdict"] == V.REPRODUCED
+    row["lambda_max"] = row["lambda_theorem"] * (1 - 2 * V.LAMBDA_RTOL)
+    assert V.judge_theorem2({"theory": t})["verdict"] == V.NOT_REPRODUCED
+    assert V.judge_theorem2({"theory": t})["measured"]["settings"][0]["ratio"] == pytest.approx(1 - 2 * V.LAMBDA_RTOL)
+
+
+def test_missing_stage_is_not_applicable_with_its_status():
+    stages = all_stages(nash=None)
+    r = by_claim(stages, {"nash": "not run: proxgan.equilibrium unavailable"})
+    assert r["nash-test"]["verdict"] == V.NOT_APPLICABLE
+    assert "proxgan.equilibrium unavailable" in r["nash-test"]["reason"]
+    assert r["proximal-test"]["verdict"] == V.NOT_APPLICABLE  # needs the Nash test to compare with
+    assert r["table1"]["verdict"] == V.REPRODUCED
+
+
+def test_table1_inception_against_the_paper():
+    paper = {k: (v["regular"][0], v["proximal"][0]) for k, v in V.PAPER_TABLE1.items()}
+    stages = all_stages(table1=table1("cifar10", "is", means=paper))
+    stages["table1"]["results"]["summary"]["rows"] = [  # all four of the paper's rows
+        {"formulation": f, "dim": d, "regular": V.value_stats([r, r]), "proximal": V.value_stats([p, p])}
+        for (f, d), (r, p) in paper.items()
+    ]
+    record = by_claim(stages)["table1-inception"]
+    assert record["verdict"] == V.REPRODUCED
+    assert len(record["measured"]["cells"]) == 8
+    far = {k: (r - 3.0, p) for k, (r, p) in paper.items()}
+    stages["table1"]["results"]["summary"]["rows"][0]["regular"] = V.value_stats([far[("wgan-wc", 64)][0]] * 2)
+    assert by_claim(stages)["table1-inception"]["verdict"] == V.NOT_REPRODUCED
+
+
+def test_nash_drop_is_relative_to_the_objective_scale():
+    # V from -2.0 to -2.1 is a 5% drop: below the 10% threshold
+    small = eq_test([0.05] * 3, [3.0] * 3, start=-2.0)
+    assert by_claim(all_stages(nash=small))["nash-test"]["verdict"] == V.NOT_REPRODUCED
+    r = by_claim(all_stages(nash=eq_test([0.5] * 3, [3.0] * 3, start=-2.0)))["nash-test"]
+    assert r["measured"]["runs"]["sngan"]["relative_drop"] == pytest.approx(0.5)
+
+
+# --- HTML structure -----------------------------------------------------------------------------
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.external, self.scripts = [], [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("id"))
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "script":
+            self.scripts += 1
+        if tag in ("link", "iframe") or (tag == "script" and "src" in attrs):
+            self.external.append(tag)
+
+
+def write_png(path):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [1, 0])
+    fig.savefig(path)
+    plt.close(fig)
+
+
+@pytest.fixture
+def rendered(tmp_path):
+    for stage in ("games", "theory", "nash", "proximal", "table1"):
+        (tmp_path / stage).mkdir()
+    for name in ("games/phase.png", "theory/sigma_sweep.png", "theory/lambda_sweep.png", "nash/objective.png",
+                 "proximal/objective.png", "table1/table1.png"):
+        write_png(tmp_path / name)
+    records = V.judge_all(all_stages(table1=None), {"table1": "not run: proxgan.train unavailable"})
+    page = render_page(records, root=tmp_path, heading="proxgan reproduction", intro="scale tiny",
+                       footer={"versions": {"torch": "2"}, "seeds": [0, 1], "wall_seconds": 1.5})
+    return records, page
+
+
+def test_html_has_every_claim_and_only_embedded_pngs(rendered):
+    records, page = rendered
+    parser = _Page()
+    parser.feed(page)
+    assert parser.sections == [f"claim-{c.key}" for c in V.CLAIMS]
+    assert len(parser.images) == sum(len(r["figures"]) for r in records) > 0
+    for src in parser.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert not parser.external and parser.scripts == 0
+    for r in records:
+        assert r["verdict"] in page
+    assert "proxgan.train unavailable" in page
+
+
+def test_html_marks_a_missing_figure(tmp_path):
+    record = V.judge_claim(V.CLAIMS[0], {"games": games()})
+    page = render_page([record], root=tmp_path, heading="h", intro="i", footer={})
+    assert "figure games/phase.png is missing" in page and "<img" not in page
+
+
+# --- headless Chromium --------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(rendered, tmp_path):
+    _, page = rendered
+    html_path = tmp_path / "report.html"
+    html_path.write_text(page)
+    profile = tmp_path / "profile"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", html_path.as_uri()], capture_output=True, text=True,
+                         timeout=60)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "Uncaught" not in dom.stderr and "ERROR:CONSOLE" not in dom.stderr
+    parser = _Page()
+    parser.feed(dom.stdout)
+    assert parser.sections == [f"claim-{c.key}" for c in V.CLAIMS]
+    shot = tmp_path / "shot.png"
+    snap = subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,3000", html_path.as_uri()],
+                          capture_output=True, text=True, timeout=60)
+    assert snap.returncode == 0 and shot.read_bytes().startswith(PNG_MAGIC)
+    assert "Uncaught" not in snap.stderr and "ERROR:CONSOLE" not in snap.stderr
