@@ -1,0 +1,377 @@
+"""Equilibrium diagnostics on a trained GAN: the Nash test and the proximal-equilibrium test.
+
+Given a trained pair (G_θfinal, D_wfinal) the discriminator is frozen and only the generator moves:
+
+* **Nash test** (§2, eq. 5): ``min_θ V(G_θ, D_wfinal)`` from θ_final with the run's generator optimizer.
+  At a Nash equilibrium θ_final already minimizes V(·, D_wfinal), so the objective cannot fall.
+* **Proximal test** (§6.1, eq. 19): ``min_θ V_λ^prox(G_θ, D_wfinal)`` where (eq. 11)
+  ``V_λ^prox(G, D) = max_D̃ V(G, D̃) − λ‖D̃ − D‖²`` with the Sobolev norm of eq. (15). Each generator
+  gradient is ``∇_θ V(G_θ, D_w*)`` (Proposition 4, eq. 14) with w* from the inner proximal maximization
+  (``proxgan.proximal.proximal_maximize``), started at w_final at EVERY step on a copy of D.
+
+Both tests track, at log-spaced steps and on fixed evaluation batches, the original objective
+V(G_θ, D_wfinal) (the curve of Figures 1, 2, 4, 5), the proximal objective, an optional sample-quality
+metric and fixed-noise samples. The state is checkpointed in the output directory, so an interrupted
+test resumes exactly (every step draws its batches from a seed derived from (seed, step)).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
+from proxgan.io import atomic_write
+from proxgan.proximal import ProximalConfig, frozen_copy, proximal_maximize, scores_and_input_gradients, sobolev_penalty
+
+TESTS = ("nash", "proximal")
+#: what the generator descends: V itself (eqs. 5 and 19 as written) or the run's generator loss
+#: (non-saturating where the formulation trains that way; identical to V for WGAN and hinge).
+GENERATOR_LOSSES = ("value", "training")
+
+
+@dataclass(frozen=True)
+class EquilibriumConfig:
+    """Settings of one equilibrium test; the defaults are the paper's (λ = 0.1, 50 inner Adam steps)."""
+
+    steps: int = 500
+    lam: float = 0.1
+    inner_steps: int = 50
+    inner_lr: float = 1e-4
+    inner_betas: tuple[float, float] = (0.5, 0.9)
+    batch_size: int = 64
+    eval_size: int = 512
+    grid_size: int = 8
+    log_points: int = 16
+    seed: int = 0
+    generator_loss: str = "value"
+    track_proximal: bool = True
+    checkpoint_every: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "inner_steps", "batch_size", "eval_size", "grid_size", "log_points", "checkpoint_every"):
+            check_positive_int(name, getattr(self, name))
+        check_positive("lambda", self.lam)
+        check_positive("inner lr", self.inner_lr)
+        check_choice("generator loss", self.generator_loss, GENERATOR_LOSSES)
+
+    @property
+    def proximal(self) -> ProximalConfig:
+        """The inner maximization of eq. (11): ``inner_steps`` Adam steps from w_final."""
+        return ProximalConfig(lam=self.lam, steps=self.inner_steps, optimizer="adam", lr=self.inner_lr, betas=tuple(self.inner_betas))
+
+
+@dataclass(frozen=True)
+class Quality:
+    """A sample-quality metric: ``score(samples) -> float``."""
+
+    name: str
+    score: Callable[[Tensor], float]
+    higher_is_better: bool
+
+
+@dataclass
+class GameSetting:
+    """What the tests need from a trained run. ``discriminator`` is D_wfinal and is never modified.
+
+    ``sample_real(n, seed)`` and ``sample_latents(n, seed)`` draw deterministic batches;
+    ``make_optimizer(params)`` builds the run's generator optimizer.
+    """
+
+    generator: nn.Module
+    discriminator: nn.Module
+    formulation: Any
+    sample_real: Callable[[int, int], Tensor]
+    sample_latents: Callable[[int, int], Tensor]
+    make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+    quality: Quality | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# small pure pieces
+
+
+def log_spaced_steps(total: int, points: int) -> list[int]:
+    """Steps 0, total and ``points`` roughly geometrically spaced steps in between (unique, sorted)."""
+    inner = np.geomspace(1, max(total, 1), num=points).round().astype(int)
+    return sorted({0, total, *(int(s) for s in inner if 0 < s <= total)})
+
+
+def derived_seed(seed: int, stream: int, step: int) -> int:
+    """A 63-bit seed for ``stream`` at ``step``: batches depend on (seed, step) only, so resume is exact."""
+    return int(np.random.SeedSequence([seed, stream, step]).generate_state(2, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def state_fingerprint(*modules: nn.Module) -> str:
+    """SHA-1 of the modules' state dicts, to refuse resuming a test state against a different run."""
+    h = hashlib.sha1()
+    for m in modules:
+        for name, t in m.state_dict().items():
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def objective_value(formulation, d_real: Tensor, d_fake: Tensor) -> Tensor:
+    """V(G, D) estimated from D's raw outputs on real and generated samples (eqs. 6–8)."""
+    return formulation.objective.value(d_real, d_fake)
+
+
+def generator_objective(formulation, kind: str, d_real: Tensor, d_fake: Tensor) -> Tensor:
+    """The loss the generator descends: V itself (``"value"``) or the run's generator loss (``"training"``)."""
+    if kind == "value":
+        return objective_value(formulation, d_real.detach(), d_fake)
+    return formulation.objective.generator_loss(d_fake)
+
+
+def trainable(module: nn.Module) -> list[nn.Parameter]:
+    """The parameters the optimizer moves."""
+    return [p for p in module.parameters() if p.requires_grad]
+
+
+def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formulation, real: Tensor, fake: Tensor, config: ProximalConfig) -> nn.Module:
+    """D_w* of eq. (11): reset ``D_work`` to w_final, run the inner proximal maximization, return it frozen.
+
+    ``fake`` must be detached: the generator is fixed during the inner loop.
+    """
+    D_work.load_state_dict(w_final)
+    D_work.train().requires_grad_(True)
+    proximal_maximize(D_work, formulation, real, fake, config)
+    return D_work.eval().requires_grad_(False)
+
+
+def generator_gradient(G: nn.Module, D: nn.Module, formulation, real: Tensor, fake: Tensor, kind: str) -> list[Tensor]:
+    """∇_θ of the generator's loss against the fixed discriminator ``D``, one tensor per trainable parameter.
+
+    Nash test: D = D_wfinal (eq. 5). Proximal test: D = D_w* (Proposition 4, eq. 14).
+    """
+    with torch.no_grad():
+        d_real = D(real)
+    loss = generator_objective(formulation, kind, d_real, D(fake))
+    return list(torch.autograd.grad(loss, trainable(G)))
+
+
+def apply_gradient(G: nn.Module, optimizer: torch.optim.Optimizer, grads: list[Tensor]) -> None:
+    """One optimizer step of the generator with the given gradients."""
+    for p, g in zip(trainable(G), grads):
+        p.grad = g
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation on fixed batches
+
+
+@dataclass
+class FixedEvaluation:
+    """Fixed real batch, its frozen-D outputs and reference gradients, and fixed latent codes.
+
+    Everything that does not depend on θ is computed once: D_wfinal(x_real), ∇ₓD_wfinal(x_real).
+    """
+
+    real: Tensor
+    d_real: Tensor
+    ref_grads: Tensor
+    z_eval: Tensor
+    z_grid: Tensor
+
+    @classmethod
+    def build(cls, setting: GameSetting, D_frozen: nn.Module, config: EquilibriumConfig) -> "FixedEvaluation":
+        real = setting.sample_real(config.eval_size, derived_seed(config.seed, 0, 0))
+        d_real, ref_grads = scores_and_input_gradients(D_frozen, real, create_graph=False)
+        return cls(
+            real=real,
+            d_real=d_real.detach(),
+            ref_grads=ref_grads.detach(),
+            z_eval=setting.sample_latents(config.eval_size, derived_seed(config.seed, 1, 0)),
+            z_grid=setting.sample_latents(config.grid_size, derived_seed(config.seed, 2, 0)),
+        )
+
+
+def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation, fixed: FixedEvaluation, config: ProximalConfig) -> float:
+    """V_λ^prox(G, D_wfinal) ≈ V(G, D_w*) − λ·‖D_w* − D_wfinal‖² (eq. 11) on the fixed evaluation batch."""
+    with torch.no_grad():
+        fake = G(fixed.z_eval)
+    D_star = proximal_discriminator(D_work, w_final, formulation, fixed.real, fake, config)
+    penalty = sobolev_penalty(D_star, fixed.real, fixed.ref_grads).detach()
+    with torch.no_grad():
+        value = objective_value(formulation, D_star(fixed.real), D_star(fake))
+    return float(value - config.lam * penalty)
+
+
+def evaluate(step: int, G: nn.Module, D_frozen: nn.Module, D_work: nn.Module | None, w_final, setting: GameSetting, fixed: FixedEvaluation, config: EquilibriumConfig) -> tuple[dict[str, float | int | None], Tensor]:
+    """One record of the curves at ``step`` and the fixed-noise samples (generator in eval mode)."""
+    was_training = G.training
+    G.eval()
+    with torch.no_grad():
+        fake = G(fixed.z_eval)
+        record = {"step": step, "objective": float(objective_value(setting.formulation, fixed.d_real, D_frozen(fake)))}
+        grid = G(fixed.z_grid).detach().cpu()
+        record["quality"] = float(setting.quality.score(fake)) if setting.quality is not None else None
+    record["proximal_objective"] = (
+        proximal_objective(G, D_work, w_final, setting.formulation, fixed, config.proximal) if D_work is not None else None
+    )
+    G.train(was_training)
+    return record, grid
+
+
+# ---------------------------------------------------------------------------------------------
+# the test loop with checkpoints
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state at ``path`` if it belongs to the same test, config and run; None if absent."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        header = {k: state[k] for k in expected}
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
+        raise ProxganError(f"corrupt equilibrium checkpoint {str(path)!r}: {type(exc).__name__}") from None
+    for key, value in expected.items():
+        if header[key] != value:
+            raise ProxganError(
+                f"{str(path)!r} holds a {state.get('test')} test with a different {key}; use another --out to start afresh"
+            )
+    return state
+
+
+def run_test(
+    test: str,
+    setting: GameSetting,
+    config: EquilibriumConfig,
+    *,
+    state_path: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the Nash (eq. 5) or proximal (eq. 19) test; return ``{"curve": [...], "samples": {step: Tensor}}``.
+
+    The generator is a copy of ``setting.generator`` (θ_final); ``setting.discriminator`` (D_wfinal) is never
+    modified. With ``state_path`` the state is saved every ``checkpoint_every`` steps and at every logged step,
+    and a later call with the same arguments resumes from it. ``progress(step, total)`` is called after each step.
+    """
+    check_choice("test", test, TESTS)
+    G = copy.deepcopy(setting.generator).train()
+    D_frozen = frozen_copy(setting.discriminator)
+    w_final = {k: v.detach().clone() for k, v in setting.discriminator.state_dict().items()}
+    needs_work_copy = test == "proximal" or config.track_proximal
+    D_work = copy.deepcopy(setting.discriminator) if needs_work_copy else None
+    optimizer = setting.make_optimizer(trainable(G))
+    fixed = FixedEvaluation.build(setting, D_frozen, config)
+    logged = log_spaced_steps(config.steps, config.log_points)
+
+    header = {"test": test, "config": dataclasses.asdict(config), "fingerprint": state_fingerprint(setting.generator, setting.discriminator)}
+    state_path = Path(state_path) if state_path is not None else None
+    saved = _load_state(state_path, header) if state_path is not None else None
+    if saved is None:
+        step, curve, samples = 0, [], {}
+    else:
+        step, curve, samples = saved["step"], saved["curve"], dict(saved["samples"])
+        G.load_state_dict(saved["generator"])
+        optimizer.load_state_dict(saved["optimizer"])
+
+    def checkpoint() -> None:
+        if state_path is not None:
+            _save_state(state_path, {**header, "step": step, "curve": curve, "samples": samples,
+                                     "generator": G.state_dict(), "optimizer": optimizer.state_dict()})
+
+    recorded = {r["step"] for r in curve}
+    while True:
+        if step in logged and step not in recorded:
+            record, grid = evaluate(step, G, D_frozen, D_work, w_final, setting, fixed, config)
+            curve.append(record)
+            samples[step] = grid
+            recorded.add(step)
+            checkpoint()
+        if step >= config.steps:
+            break
+        real = setting.sample_real(config.batch_size, derived_seed(config.seed, 3, step))
+        z = setting.sample_latents(config.batch_size, derived_seed(config.seed, 4, step))
+        fake = G(z)
+        D = D_frozen if test == "nash" else proximal_discriminator(D_work, w_final, setting.formulation, real, fake.detach(), config.proximal)
+        apply_gradient(G, optimizer, generator_gradient(G, D, setting.formulation, real, fake, config.generator_loss))
+        step += 1
+        if step % config.checkpoint_every == 0:
+            checkpoint()
+        if progress is not None:
+            progress(step, config.steps)
+    return {"curve": curve, "samples": samples}
+
+
+# ---------------------------------------------------------------------------------------------
+# summaries and verdicts
+
+
+def drop(curve: list[dict[str, Any]], key: str) -> dict[str, float | None]:
+    """Start, end, drop = start − end and relative drop = drop / |start| of one tracked quantity."""
+    start, end = curve[0][key], curve[-1][key]
+    if start is None or end is None:
+        return {"start": None, "end": None, "drop": None, "relative_drop": None}
+    change = start - end
+    relative = change / abs(start) if start != 0 else (0.0 if change == 0 else float("inf"))
+    return {"start": start, "end": end, "drop": change, "relative_drop": relative}
+
+
+def summarize_test(curve: list[dict[str, Any]], steps: int) -> dict[str, Any]:
+    """Per-test summary: the original objective V(G_θ, D_wfinal), the proximal objective and the quality, start and end."""
+    main, prox = drop(curve, "objective"), drop(curve, "proximal_objective")
+    return {
+        "steps": steps,
+        "objective_start": main["start"],
+        "objective_end": main["end"],
+        "objective_drop": main["drop"],
+        "relative_drop": main["relative_drop"],
+        "proximal_objective_start": prox["start"],
+        "proximal_objective_end": prox["end"],
+        "proximal_objective_drop": prox["drop"],
+        "proximal_relative_drop": prox["relative_drop"],
+        "quality_start": curve[0]["quality"],
+        "quality_end": curve[-1]["quality"],
+    }
+
+
+def _change(amount: float, relative: float) -> str:
+    if amount >= 0:
+        return f"improved its objective by {amount:.4g} ({relative:.1%} of its start)"
+    return f"did not improve its objective (it rose by {-amount:.4g}, {-relative:.1%})"
+
+
+def nash_verdict(summary: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """Eq. (5): a relative drop of V(G_θ, D_wfinal) above ``threshold`` refutes a Nash equilibrium."""
+    refuted = summary["relative_drop"] > threshold
+    sentence = (
+        f"against its own discriminator this generator {_change(summary['objective_drop'], summary['relative_drop'])}"
+        f" in {summary['steps']} steps: "
+        + ("not a Nash equilibrium" if refuted else "no evidence against a Nash equilibrium at this step budget")
+        + f" (threshold: relative drop > {threshold:.0%})"
+    )
+    return {"nash_refuted": refuted, "sentence": sentence}
+
+
+def proximal_verdict(summary: dict[str, Any], threshold: float, lam: float) -> dict[str, Any]:
+    """Eq. (19): a relative drop of V_λ^prox(G_θ, D_wfinal) at most ``threshold`` is consistent with a λ-proximal equilibrium."""
+    consistent = summary["proximal_relative_drop"] <= threshold
+    sentence = (
+        f"against the proximal objective (λ={lam:g}) it {_change(summary['proximal_objective_drop'], summary['proximal_relative_drop'])}"
+        f" in {summary['steps']} steps: "
+        + ("consistent with a λ-proximal equilibrium" if consistent else "not a λ-proximal equilibrium")
+        + f" (threshold: relative drop ≤ {threshold:.0%})"
+    )
+    return {"proximal_consistent": consistent, "sentence": sentence}

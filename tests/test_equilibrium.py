@@ -1,0 +1,219 @@
+"""Equilibrium diagnostics: the Nash test (eq. 5) and the proximal test (eq. 19, Prop. 4) against closed forms."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from proxgan.equilibrium import (
+    EquilibriumConfig,
+    FixedEvaluation,
+    GameSetting,
+    generator_gradient,
+    log_spaced_steps,
+    nash_verdict,
+    proximal_discriminator,
+    proximal_objective,
+    proximal_verdict,
+    run_test,
+    summarize_test,
+)
+from proxgan.errors import ProxganError
+from proxgan.objectives import OBJECTIVES, Formulation
+from proxgan.proximal import ProximalConfig, scores_and_input_gradients
+
+#: WGAN objective V = E D(x) − E D(G(z)) (eq. 8) with no constraint on D, so everything is smooth
+WGAN = Formulation("wgan-unconstrained", OBJECTIVES["wgan"])
+
+
+# --- tiny games ---------------------------------------------------------------------------------
+
+
+class Dirac(nn.Module):
+    """The Dirac generator G_θ(z) = θ for every z (a point mass δ_θ on the line)."""
+
+    def __init__(self, theta: float):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor([theta], dtype=torch.float64))
+
+    def forward(self, z):
+        return self.theta.expand(len(z), 1)
+
+
+class Location(nn.Module):
+    """G_θ(z) = μ + S z: a Gaussian N(μ, S Sᵀ) when z ~ N(0, I)."""
+
+    def __init__(self, mu, S):
+        super().__init__()
+        self.mu = nn.Parameter(torch.as_tensor(mu, dtype=torch.float64).clone())
+        self.S = nn.Parameter(torch.as_tensor(S, dtype=torch.float64).clone())
+
+    def forward(self, z):
+        return self.mu + z @ self.S.T
+
+
+class Quadratic(nn.Module):
+    """D_w(x) = xᵀ A x + bᵀ x with A = [[w0, w1], [w1, w2]], b = (w3, w4): linear in w, quadratic in x."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.as_tensor(w, dtype=torch.float64).clone())
+
+    def A(self):
+        w = self.w
+        return torch.stack([torch.stack([w[0], w[1]]), torch.stack([w[1], w[2]])])
+
+    def forward(self, x):
+        return ((x @ self.A()) * x).sum(dim=1) + x @ self.w[3:]
+
+
+def linear_critic(phi: float) -> nn.Module:
+    D = nn.Sequential(nn.Linear(1, 1, bias=False, dtype=torch.float64), nn.Flatten(0))
+    with torch.no_grad():
+        D[0].weight.fill_(phi)
+    return D
+
+
+def constant_real(x: float):
+    return lambda n, seed: torch.full((n, 1), x, dtype=torch.float64)
+
+
+def whitened_latents(n, seed):
+    """{±√2 e₁, ±√2 e₂} tiled: empirical mean 0 and second moment I exactly, for every batch size divisible by 4."""
+    base = math.sqrt(2.0) * torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]], dtype=torch.float64)
+    return base.repeat(n // 4, 1)
+
+
+def gaussian_real(n, seed, mean=(1.0, -0.5), std=0.7):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, generator=g, dtype=torch.float64) * std + torch.tensor(mean, dtype=torch.float64)
+
+
+def sgd(lr):
+    return lambda params: torch.optim.SGD(params, lr=lr)
+
+
+def adam(lr):
+    return lambda params: torch.optim.Adam(params, lr=lr)
+
+
+def config(**kw):
+    base = dict(steps=40, batch_size=8, eval_size=8, grid_size=4, log_points=8, inner_steps=5, track_proximal=False)
+    return EquilibriumConfig(**{**base, **kw})
+
+
+def dirac_setting(theta=0.3, phi=0.8, x=1.0, optimizer=sgd(0.05)):
+    return GameSetting(Dirac(theta), linear_critic(phi), WGAN, constant_real(x), lambda n, s: torch.zeros(n, 1, dtype=torch.float64), optimizer)
+
+
+def curve(result, key="objective"):
+    return np.array([r[key] for r in result["curve"]])
+
+
+# --- the Nash test against closed forms -----------------------------------------------------------
+
+
+def test_log_spaced_steps_cover_both_ends():
+    steps = log_spaced_steps(10_000, 12)
+    assert steps[0] == 0 and steps[-1] == 10_000 and steps == sorted(set(steps))
+    assert np.all(np.diff(np.log(steps[1:])) > 0.5)  # geometric, not linear
+
+
+def test_nash_test_on_dirac_wgan_falls_at_rate_lr_phi_squared():
+    """V(θ) = φ*(x − θ) with D frozen: SGD moves θ by lr·φ* per step, so V_t = V_0 − t·lr·φ*² exactly."""
+    lr, phi, x, theta = 0.05, 0.8, 1.0, 0.3
+    result = run_test("nash", dirac_setting(theta, phi, x, sgd(lr)), config())
+    steps = np.array([r["step"] for r in result["curve"]])
+    np.testing.assert_allclose(curve(result), phi * (x - theta) - steps * lr * phi**2, rtol=0, atol=1e-12)
+
+
+def test_nash_test_on_dirac_wgan_with_adam_moves_lr_per_step():
+    """With a constant gradient g Adam's bias-corrected step is lr·g/(|g| + ε): V_t = V_0 − t·lr·φ²/(|φ| + ε)."""
+    lr, phi, x, theta = 0.01, -0.6, 1.0, 0.3
+    result = run_test("nash", dirac_setting(theta, phi, x, adam(lr)), config())
+    steps = np.array([r["step"] for r in result["curve"]])
+    np.testing.assert_allclose(curve(result), phi * (x - theta) - steps * lr * phi**2 / (abs(phi) + 1e-8), atol=1e-12)
+
+
+def quadratic_setting(A, b, mu, S, lr):
+    w = [A[0][0], A[0][1], A[1][1], b[0], b[1]]
+    return GameSetting(Location(mu, S), Quadratic(w), WGAN, gaussian_real, whitened_latents, sgd(lr))
+
+
+def quadratic_nash_curve(A, b, mu, S, lr, steps, d_real_mean):
+    """Hand-derived: with E z = 0, E zzᵀ = I, V(μ, S) = E D(x) − (μᵀAμ + bᵀμ + tr SᵀAS), so SGD gives
+    μ ← μ + lr(2Aμ + b), S ← (I + 2 lr A) S and V_t follows in closed form."""
+    A, b, mu, S = (np.asarray(v, dtype=float) for v in (A, b, mu, S))
+    out = {}
+    for t in range(max(steps) + 1):
+        if t in steps:
+            out[t] = d_real_mean - (mu @ A @ mu + b @ mu + np.trace(S.T @ A @ S))
+        mu, S = mu + lr * (2 * A @ mu + b), S + 2 * lr * A @ S
+    return np.array([out[t] for t in steps])
+
+
+def test_nash_test_on_gaussian_quadratic_critic_matches_closed_form():
+    """A frozen quadratic critic with an ascent direction (A has eigenvalue 0.5 > 0): V falls without bound."""
+    A, b, mu, S, lr = [[0.5, 0.1], [0.1, -0.3]], [0.2, -0.1], [0.4, 0.2], [[0.8, 0.0], [0.1, 0.6]], 0.02
+    setting = quadratic_setting(A, b, mu, S, lr)
+    result = run_test("nash", setting, config(steps=60))
+    steps = [r["step"] for r in result["curve"]]
+    fixed = FixedEvaluation.build(setting, setting.discriminator, config(steps=60))
+    expected = quadratic_nash_curve(A, b, mu, S, lr, steps, float(fixed.d_real.mean()))
+    np.testing.assert_allclose(curve(result), expected, rtol=1e-10)
+    assert curve(result)[-1] < curve(result)[0] - 1.0
+
+
+def test_nash_test_cannot_lower_objective_at_a_nash_point():
+    """A concave quadratic critic and the generator at its maximizer μ = −A⁻¹b/2, S = 0: ∇_θ V = 0, V stays put."""
+    A, b = np.array([[-0.5, 0.1], [0.1, -0.4]]), np.array([0.3, -0.2])
+    mu = -0.5 * np.linalg.solve(A, b)
+    result = run_test("nash", quadratic_setting(A.tolist(), b.tolist(), mu, np.zeros((2, 2)), 0.05), config(steps=30))
+    obj = curve(result)
+    np.testing.assert_allclose(obj, obj[0], atol=1e-12)
+    verdict = nash_verdict(summarize_test(result["curve"], 30), threshold=0.1)
+    assert not verdict["nash_refuted"] and "no evidence against a Nash equilibrium" in verdict["sentence"]
+
+
+# --- the proximal test: Proposition 4 ------------------------------------------------------------
+
+
+def test_proximal_gradient_matches_finite_differences_of_the_proximal_objective():
+    """∇_θ V_λ^prox(G_θ, D_w0) = ∇_θ V(G_θ, D_w*) (eq. 14) vs central differences of V^prox from long inner solves."""
+    torch.manual_seed(0)
+    lam = 2.0
+    # the inner loss has Hessian λ·H, H = (1/n) Σ Jᵢᵀ Jᵢ with Jᵢ = ∂∇ₓD_w(xᵢ)/∂w; eig(H) in [0.54, 2.24] on this
+    # batch, so gradient ascent with lr = 1/(2.3 λ) contracts by ≤ 0.77 a step: 120 steps reach 1e-13
+    inner = ProximalConfig(lam=lam, steps=120, optimizer="sgd", lr=1 / (2.3 * lam))
+    G = Location([0.4, 0.2], [[0.8, 0.0], [0.1, 0.6]])
+    D_final = Quadratic([0.3, 0.1, -0.2, 0.2, -0.1])
+    real, z = gaussian_real(16, 0, mean=(0.0, 0.0), std=0.5), whitened_latents(16, 0)
+    D_work = Quadratic(D_final.w.detach())
+    w_final = {k: v.clone() for k, v in D_final.state_dict().items()}
+    fake = G(z)
+    D_star = proximal_discriminator(D_work, w_final, WGAN, real, fake.detach(), inner)
+    analytic = torch.cat([g.flatten() for g in generator_gradient(G, D_star, WGAN, real, fake, "value")])
+
+    _, ref = scores_and_input_gradients(D_final, real, create_graph=False)
+    fixed = FixedEvaluation(real=real, d_real=D_final(real).detach(), ref_grads=ref.detach(), z_eval=z, z_grid=z[:4])
+    params = [G.mu, G.S]
+    numeric, h = [], 1e-5
+    for p in params:
+        for i in range(p.numel()):
+            values = []
+            for sign in (1, -1):
+                with torch.no_grad():
+                    p.view(-1)[i] += sign * h
+                values.append(proximal_objective(G, D_work, w_final, WGAN, fixed, inner))
+                with torch.no_grad():
+                    p.view(-1)[i] -= sign * h
+            numeric.append((values[0] - values[1]) / (2 * h))
+    np.testing.assert_allclose(analytic.numpy(), np.array(numeric), rtol=1e-6, atol=1e-8)
+    # and the proximal gradient is not the Nash gradient: the inner step moved D
+    nash = torch.cat([g.flatten() for g in generator_gradient(G, D_final.requires_grad_(False), WGAN, real, G(z), "value")])
+    assert torch.linalg.norm(nash - analytic) > 1e-2
