@@ -21,6 +21,8 @@ from proxgan.errors import ProxganError
 
 #: subcommand name -> "module:attribute" of its click command
 SUBCOMMANDS: dict[str, str] = {
+    "evaluate": "proxgan.cli.evaluate:evaluate",
+    "games": "proxgan.cli.games:games",
 }
 
 
