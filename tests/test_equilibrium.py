@@ -27,6 +27,15 @@ from proxgan.errors import ProxganError
 from proxgan.objectives import OBJECTIVES, Formulation
 from proxgan.proximal import ProximalConfig, scores_and_input_gradients
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is several times faster than two on the shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 #: WGAN objective V = E D(x) − E D(G(z)) (eq. 8) with no constraint on D, so everything is smooth
 WGAN = Formulation("wgan-unconstrained", OBJECTIVES["wgan"])
 
@@ -217,3 +226,127 @@ def test_proximal_gradient_matches_finite_differences_of_the_proximal_objective(
     # and the proximal gradient is not the Nash gradient: the inner step moved D
     nash = torch.cat([g.flatten() for g in generator_gradient(G, D_final.requires_grad_(False), WGAN, real, G(z), "value")])
     assert torch.linalg.norm(nash - analytic) > 1e-2
+
+
+def test_dirac_at_its_proximal_point_passes_the_proximal_test_and_fails_the_nash_test():
+    """Dirac WGAN with Sobolev prox (Algorithm 1's λ/2 convention): ∇ₓD_w = w, so
+    V^prox(θ, φ) = max_w w(x − θ) − (λ/2)(w − φ)² = φ(x − θ) + (x − θ)²/(2λ), minimized over θ at θ* = x + λφ.
+    One inner SGD step with lr = 1/λ solves the inner problem exactly. At θ*: the proximal test cannot move θ,
+    while the Nash test lowers V(θ, φ) = φ(x − θ) by lr·φ² per step."""
+    lam, phi, x, lr = 0.5, 0.8, 1.0, 0.05
+    theta_star = x + lam * phi
+    exact = dict(lam=lam, inner_steps=1, inner_optimizer="sgd", inner_lr=1 / lam, track_proximal=True, steps=30)
+    prox = run_test("proximal", dirac_setting(theta_star, phi, x, sgd(lr)), config(**exact))
+    nash = run_test("nash", dirac_setting(theta_star, phi, x, sgd(lr)), config(**exact))
+    v0 = phi * (x - theta_star)
+    np.testing.assert_allclose(curve(prox), v0, atol=1e-12)
+    np.testing.assert_allclose(curve(prox, "proximal_objective"), v0 + (x - theta_star) ** 2 / (2 * lam), atol=1e-12)
+    steps = np.array([r["step"] for r in nash["curve"]])
+    np.testing.assert_allclose(curve(nash), v0 - steps * lr * phi**2, atol=1e-12)
+    # V^prox along the Nash trajectory θ_t = θ* + t·lr·φ, closed form
+    theta_t = theta_star + steps * lr * phi
+    np.testing.assert_allclose(curve(nash, "proximal_objective"), phi * (x - theta_t) + (x - theta_t) ** 2 / (2 * lam), atol=1e-12)
+
+    nash_summary, prox_summary = summarize_test(nash["curve"], 30), summarize_test(prox["curve"], 30)
+    assert nash_verdict(nash_summary, 0.1)["nash_refuted"]
+    assert proximal_verdict(prox_summary, 0.1, lam)["proximal_consistent"]
+    assert nash_summary["relative_drop"] == pytest.approx(30 * lr * phi**2 / abs(v0))
+
+
+def test_dirac_away_from_its_proximal_point_fails_the_proximal_test():
+    """From θ₀ < x + λφ the proximal gradient −w* = −φ − (x − θ)/λ is nonzero: V^prox falls, as it must."""
+    lam, phi, x = 0.5, 0.8, 1.0
+    exact = dict(lam=lam, inner_steps=1, inner_optimizer="sgd", inner_lr=1 / lam, track_proximal=True, steps=30)
+    prox = run_test("proximal", dirac_setting(0.0, phi, x, sgd(0.05)), config(**exact))
+    summary = summarize_test(prox["curve"], 30)
+    # SGD on V^prox: x − θ_{t+1} = (x − θ_t)(1 − lr/λ) − lr·φ, a contraction towards θ* = x + λφ
+    r, t = 1.0 - 0.05 / lam, 30
+    gap = (x - 0.0 + lam * phi) * r**t - lam * phi  # x − θ_t
+    assert summary["proximal_objective_end"] == pytest.approx(phi * gap + gap**2 / (2 * lam), abs=1e-12)
+    assert not proximal_verdict(summary, 0.1, lam)["proximal_consistent"]
+
+
+# --- mechanics on a small neural GAN --------------------------------------------------------------
+
+
+def mlp_setting(seed=0):
+    from proxgan.models import build_models
+
+    torch.manual_seed(seed)
+    G, D = build_models("mlp", (2,), latent_dim=4, dim=4, spectral_norm=True)
+    return GameSetting(
+        G, D, WGAN,
+        lambda n, s: gaussian_real(n, s).float(),
+        lambda n, s: torch.randn(n, 4, generator=torch.Generator().manual_seed(s)),
+        adam(1e-2),
+    )
+
+
+def small(**kw):
+    return config(steps=12, batch_size=16, eval_size=32, log_points=5, inner_steps=3, inner_lr=1e-2, track_proximal=True, **kw)
+
+
+def test_d_final_is_never_modified_and_runs_are_deterministic():
+    setting = mlp_setting()
+    before = {k: v.clone() for k, v in setting.discriminator.state_dict().items()}
+    g_before = {k: v.clone() for k, v in setting.generator.state_dict().items()}
+    flags = [p.requires_grad for p in setting.discriminator.parameters()]
+    first = run_test("proximal", setting, small())
+    for k, v in setting.discriminator.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    for k, v in setting.generator.state_dict().items():
+        assert torch.equal(v, g_before[k]), k  # the test moves a copy of θ_final
+    assert [p.requires_grad for p in setting.discriminator.parameters()] == flags
+    again = run_test("proximal", setting, small())
+    assert first["curve"] == again["curve"]
+    assert all(torch.equal(first["samples"][s], again["samples"][s]) for s in first["samples"])
+    other = run_test("proximal", setting, small(seed=1))
+    assert other["curve"] != first["curve"]
+    assert first["curve"][-1]["objective"] != first["curve"][0]["objective"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("test", ["nash", "proximal"])
+def test_resume_after_interruption_gives_the_uninterrupted_curve(tmp_path, test):
+    setting = mlp_setting()
+    cfg = small(checkpoint_every=4)
+    uninterrupted = run_test(test, setting, cfg)
+
+    def crash_at_7(step, total):
+        if step == 7:
+            raise Interrupt
+
+    state = tmp_path / f"{test}.pt"
+    with pytest.raises(Interrupt):
+        run_test(test, setting, cfg, state_path=state, progress=crash_at_7)
+    seen = []
+    resumed = run_test(test, setting, cfg, state_path=state, progress=lambda s, n: seen.append(s))
+    assert seen[0] > 1  # it really resumed
+    assert resumed["curve"] == uninterrupted["curve"]
+    assert sorted(resumed["samples"]) == sorted(uninterrupted["samples"])
+    # a finished state is reused as is
+    assert run_test(test, setting, cfg, state_path=state)["curve"] == uninterrupted["curve"]
+
+
+def test_resume_refuses_a_different_config_or_a_corrupt_state(tmp_path):
+    setting, state = mlp_setting(), tmp_path / "nash.pt"
+    run_test("nash", setting, small(), state_path=state)
+    with pytest.raises(ProxganError, match="different config"):
+        run_test("nash", setting, small(seed=3), state_path=state)
+    with pytest.raises(ProxganError, match="different fingerprint"):
+        run_test("nash", mlp_setting(seed=1), small(), state_path=state)
+    state.write_bytes(b"not a checkpoint")
+    with pytest.raises(ProxganError, match="corrupt equilibrium checkpoint"):
+        run_test("nash", setting, small(), state_path=state)
+
+
+def test_config_validation_names_the_value():
+    with pytest.raises(ProxganError, match="lambda must be > 0"):
+        EquilibriumConfig(lam=0)
+    with pytest.raises(ProxganError, match="steps must be a positive integer"):
+        EquilibriumConfig(steps=0)
+    with pytest.raises(ProxganError, match="unknown test 'both'"):
+        run_test("both", dirac_setting(), config())

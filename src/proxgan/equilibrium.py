@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
 from proxgan.io import atomic_write
-from proxgan.proximal import ProximalConfig, frozen_copy, proximal_maximize, scores_and_input_gradients, sobolev_penalty
+from proxgan.proximal import OPTIMIZERS, ProximalConfig, frozen_copy, proximal_maximize, scores_and_input_gradients, sobolev_penalty
 
 TESTS = ("nash", "proximal")
 #: what the generator descends: V itself (eqs. 5 and 19 as written) or the run's generator loss
@@ -47,6 +47,7 @@ class EquilibriumConfig:
     steps: int = 500
     lam: float = 0.1
     inner_steps: int = 50
+    inner_optimizer: str = "adam"
     inner_lr: float = 1e-4
     inner_betas: tuple[float, float] = (0.5, 0.9)
     batch_size: int = 64
@@ -64,11 +65,12 @@ class EquilibriumConfig:
         check_positive("lambda", self.lam)
         check_positive("inner lr", self.inner_lr)
         check_choice("generator loss", self.generator_loss, GENERATOR_LOSSES)
+        check_choice("inner optimizer", self.inner_optimizer, OPTIMIZERS)
 
     @property
     def proximal(self) -> ProximalConfig:
-        """The inner maximization of eq. (11): ``inner_steps`` Adam steps from w_final."""
-        return ProximalConfig(lam=self.lam, steps=self.inner_steps, optimizer="adam", lr=self.inner_lr, betas=tuple(self.inner_betas))
+        """The inner maximization of eq. (11): ``inner_steps`` steps of ``inner_optimizer`` from w_final."""
+        return ProximalConfig(self.lam, self.inner_steps, self.inner_optimizer, self.inner_lr, tuple(self.inner_betas))
 
 
 @dataclass(frozen=True)
