@@ -377,3 +377,185 @@ def proximal_verdict(summary: dict[str, Any], threshold: float, lam: float) -> d
         + f" (threshold: relative drop ≤ {threshold:.0%})"
     )
     return {"proximal_consistent": consistent, "sentence": sentence}
+
+
+# ---------------------------------------------------------------------------------------------
+# a trained run as a game setting, and the experiment
+
+
+#: dataset -> (metric of proxgan.metrics, the key of its result that is tracked)
+QUALITY_METRICS: dict[str, tuple[str, str]] = {
+    "digits": ("cls_fid", "value"),
+    "mnist": ("cls_fid", "value"),
+    "ring8": ("modes", "high_quality_fraction"),
+    "grid25": ("modes", "high_quality_fraction"),
+    "gaussian": ("w2", "value"),
+}
+LOWER_IS_BETTER = {"cls_fid", "w2"}
+
+
+def quality_for(data) -> Quality | None:
+    """The cheap sample-quality score of ``data``'s kind (classifier FID, mode coverage, W2), or None."""
+    if data.name not in QUALITY_METRICS:
+        return None
+    from proxgan.metrics import evaluate
+
+    metric, key = QUALITY_METRICS[data.name]
+    score = lambda samples: float(evaluate(samples, data, [metric])[metric][key])  # noqa: E731
+    return Quality(metric if key == "value" else f"{metric} {key}", score, metric not in LOWER_IS_BETTER)
+
+
+def setting_from_run(run, *, quality: bool = True) -> GameSetting:
+    """A :class:`GameSetting` for a loaded run: its G, D, formulation, data, latents and generator optimizer."""
+    from proxgan.train import build_optimizer
+
+    def sample_real(n: int, seed: int) -> Tensor:
+        return run.data.batch(n, torch.Generator(run.data.x.device).manual_seed(seed))
+
+    return GameSetting(
+        generator=run.generator,
+        discriminator=run.discriminator,
+        formulation=run.formulation,
+        sample_real=sample_real,
+        sample_latents=lambda n, seed: run.latents(n, seed=seed),
+        make_optimizer=lambda params: build_optimizer(run.experiment.train.g_optimizer, params),
+        quality=quality_for(run.data) if quality else None,
+    )
+
+
+def config_for_run(run, **overrides: Any) -> EquilibriumConfig:
+    """The run's own batch size and inner-optimizer settings, then ``overrides`` (None keeps the default).
+
+    Point data get 512 fixed-noise samples per snapshot (a scatter), images 16 (a grid).
+    """
+    defaults = {
+        "batch_size": run.experiment.train.batch_size,
+        "inner_lr": run.experiment.proximal.lr,
+        "inner_betas": tuple(run.experiment.proximal.betas),
+        "grid_size": 16 if run.data.is_image else 512,
+    }
+    return EquilibriumConfig(**{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def run_equilibrium(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    tests: Iterable[str] = TESTS,
+    threshold: float = 0.1,
+    checkpoint: str = "last",
+    device: str = "cpu",
+    quality: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The experiment behind ``proxgan equilibrium``: both tests on a trained run, curves, verdicts, figure.
+
+    Returns ``{"config", "results", "figures"}``; test states are checkpointed in ``out_dir`` so an
+    interrupted call resumes. ``overrides`` are :class:`EquilibriumConfig` fields.
+    """
+    from proxgan.runs import load_run
+
+    tests = [check_choice("test", t, TESTS) for t in tests]
+    check_positive("threshold", threshold)
+    run = load_run(run_dir, device=device, checkpoint=checkpoint)
+    config = config_for_run(run, **overrides)
+    setting = setting_from_run(run, quality=quality)
+    outcomes = {
+        test: run_test(test, setting, config, state_path=Path(out_dir) / f"state_{test}.pt",
+                       progress=None if progress is None else (lambda s, n, t=test: progress(t, s, n)))
+        for test in tests
+    }  # fmt: skip
+    summaries = {test: summarize_test(o["curve"], config.steps) for test, o in outcomes.items()}
+    verdicts = {}
+    if "nash" in summaries:
+        verdicts["nash"] = nash_verdict(summaries["nash"], threshold)
+    if "proximal" in summaries:
+        verdicts["proximal"] = proximal_verdict(summaries["proximal"], threshold, config.lam)
+    figure = plot_equilibrium(outcomes, run.data, out_dir, lam=config.lam, quality_name=setting.quality.name if setting.quality else None)
+    quality_note = None if setting.quality else f"no cheap quality metric for dataset {run.data.name!r}; quality not tracked"
+    return {
+        "config": {"run_dir": str(run_dir), "checkpoint": checkpoint, "run_step": run.step, "formulation": run.formulation.name,
+                   "dataset": run.data.name, "tests": tests, "threshold": threshold, "device": device,
+                   **dataclasses.asdict(config)},
+        "results": {
+            "tests": {t: {"curve": outcomes[t]["curve"], "summary": summaries[t], **verdicts[t]} for t in tests},
+            "quality_metric": setting.quality.name if setting.quality else None,
+            "quality_higher_is_better": setting.quality.higher_is_better if setting.quality else None,
+            "quality_note": quality_note,
+            "answer": " ; ".join(verdicts[t]["sentence"] for t in tests),
+        },
+        "figures": [figure],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the paper-style figure (Figures 1, 2, 4, 5)
+
+
+def strip_steps(steps: list[int], count: int) -> list[int]:
+    """``count`` of the logged steps, evenly spread over the (log-spaced) list, first and last included."""
+    idx = np.linspace(0, len(steps) - 1, num=min(count, len(steps))).round().astype(int)
+    return [steps[i] for i in sorted(set(idx))]
+
+
+def _draw_samples(ax, samples: Tensor, data) -> None:
+    if data.is_image:
+        from proxgan.runs import image_grid
+
+        ax.imshow(image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples))))).permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    real = data.x[:1000].cpu()
+    ax.scatter(real[:, 0], real[:, 1], s=1, c="0.75")
+    ax.scatter(samples[:, 0], samples[:, 1], s=1, c="C3")
+    lo, hi = real.min(0).values - 0.5, real.max(0).values + 0.5
+    ax.set_xlim(lo[0].item(), hi[0].item())
+    ax.set_ylim(lo[1].item(), hi[1].item())
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+TEST_TITLES = {"nash": "Nash test: min_θ V(G_θ, D_final)  (eq. 5)", "proximal": "proximal test: min_θ V^prox_λ(G_θ, D_final)  (eq. 19)"}
+
+
+def plot_equilibrium(outcomes: dict[str, dict], data, out_dir: str | Path, *, lam: float, quality_name: str | None,
+                     strips: int = 5, name: str = "equilibrium.png") -> str:
+    """Objective V(G_θ, D_final) vs step for each test on one axis (V^prox dashed), quality beside it,
+    and under it one strip of fixed-noise samples per test at ``strips`` of the logged steps."""
+    from proxgan.figures import plt, save_figure
+
+    has_quality = quality_name is not None
+    fig = plt.figure(figsize=(2.3 * strips, 3.2 + 2.2 * len(outcomes)))
+    grid = fig.add_gridspec(1 + len(outcomes), strips, height_ratios=[1.5] + [1.0] * len(outcomes))
+    ax = fig.add_subplot(grid[0, : strips - 2 if has_quality else strips])
+    for i, (test, outcome) in enumerate(outcomes.items()):
+        steps = [r["step"] for r in outcome["curve"]]
+        ax.plot(steps, [r["objective"] for r in outcome["curve"]], "o-", ms=3, color=f"C{i}", label=f"{test}: V(G_θ, D_final)")
+        prox = [r["proximal_objective"] for r in outcome["curve"]]
+        if prox[0] is not None:
+            ax.plot(steps, prox, "--", color=f"C{i}", alpha=0.6, label=f"{test}: V^prox (λ={lam:g})")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("generator step (D frozen at w_final)")
+    ax.set_ylabel("objective")
+    ax.legend(fontsize=7)
+    if has_quality:
+        qax = fig.add_subplot(grid[0, strips - 2 :])
+        for i, (test, outcome) in enumerate(outcomes.items()):
+            qax.plot([r["step"] for r in outcome["curve"]], [r["quality"] for r in outcome["curve"]], "o-", ms=3, color=f"C{i}", label=test)
+        qax.set_xscale("symlog", linthresh=1)
+        qax.set_xlabel("generator step")
+        qax.set_title(quality_name, fontsize=9)
+        qax.legend(fontsize=7)
+    for row, (test, outcome) in enumerate(outcomes.items(), start=1):
+        chosen = strip_steps(sorted(outcome["samples"]), strips)
+        for col, step in enumerate(chosen):
+            sax = fig.add_subplot(grid[row, col])
+            _draw_samples(sax, outcome["samples"][step], data)
+            sax.set_title(f"step {step}", fontsize=8)
+            if col == 0:
+                sax.set_ylabel(test, fontsize=9)
+    fig.suptitle(" / ".join(TEST_TITLES[t] for t in outcomes), fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, name)
