@@ -43,8 +43,9 @@ def build_models(
     """
     check_choice("architecture", arch, ARCHS)
     data_shape = tuple(int(s) for s in data_shape)
-    latent_dim = check_positive_int("latent_dim", latent_dim or DEFAULTS[arch][0])
-    dim = check_positive_int("dim", dim or DEFAULTS[arch][1])
+    default_latent, default_dim = DEFAULTS[arch]
+    latent_dim = check_positive_int("latent_dim", default_latent if latent_dim is None else latent_dim)
+    dim = check_positive_int("dim", default_dim if dim is None else dim)
     if arch == "mlp":
         generator = MLPGenerator(
             data_shape, latent_dim, hidden=(dim, 2 * dim, 4 * dim, 8 * dim), tanh=len(data_shape) > 1
