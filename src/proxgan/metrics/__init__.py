@@ -214,6 +214,15 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 )}
 
 
+def default_metrics(data: Any) -> list[str]:
+    """The metrics ``"auto"`` means: cheap ones in the data's own terms, Inception metrics for natural images."""
+    if data.name in cls.CLASSIFIER_DATASETS:
+        return ["cls_is", "cls_fid"]
+    if data.is_image:
+        return ["is", "fid", "kid"]
+    return ["modes", "emd"] if "centers" in data.meta else ["w2", "emd"]
+
+
 def evaluate(
     samples: Tensor | Callable[[int], Tensor],
     dataset: Any,
@@ -230,13 +239,13 @@ def evaluate(
     """``{metric name: result}`` for ``samples`` (a tensor, or ``sample_fn(n)`` drawing ``n_samples``) against ``dataset``.
 
     ``dataset`` is an ``InMemoryData`` or a dataset name for ``proxgan.data.load_dataset`` (with ``data_root``).
-    ``metrics`` is a list or comma-separated string of :data:`METRICS` names (``"all"``: every one).
+    ``metrics`` is a list or comma-separated string of :data:`METRICS` names (``"auto"``: :func:`default_metrics`).
     """
     from proxgan.data import load_dataset
 
-    names = check_choices("metric", metrics, METRICS)
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, root=data_root)
+    names = default_metrics(dataset) if metrics == "auto" else check_choices("metric", metrics, METRICS)
     if callable(samples):
         if n_samples is None:
             raise ProxganError("n_samples is required when samples come from a sampler")
@@ -260,3 +269,39 @@ def evaluate_generator(
 ) -> dict[str, dict]:
     """For training loops: :func:`evaluate` on ``n_samples`` drawn by ``sample_fn(n)`` (e.g. ``LoadedRun.sample``)."""
     return evaluate(sample_fn, data, metric_names, n_samples=n_samples, device=device, **options)
+
+
+def evaluate_run(
+    run_dir: str | Path, metrics: str | list[str] = "auto", *, n_samples: int = 50_000, checkpoint: str = "last",
+    device: str = "cpu", seed: int = 0, data_root: str | Path | None = None, **options: Any,
+) -> dict[str, Any]:
+    """Score a training run's generator and record the scores in ``run_dir/results.json`` under ``results.metrics``.
+
+    Each score is stored with the checkpoint's step; other keys of results.json are kept, and the file
+    is replaced atomically. Returns ``{"run_dir", "checkpoint", "step", "metrics"}``.
+    """
+    import dataclasses
+
+    from proxgan.io import write_json
+    from proxgan.results import RESULTS_NAME, command_line, read_results, write_results
+    from proxgan.runs import load_experiment_data, load_run
+
+    run = load_run(run_dir, device=device, checkpoint=checkpoint)
+    if data_root is None:
+        data = run.data
+    else:
+        experiment = dataclasses.replace(run.experiment, data=dataclasses.replace(run.experiment.data, root=str(data_root)))
+        data = load_experiment_data(experiment)
+    root = data_root if data_root is not None else run.experiment.data.root
+    n_samples = check_positive_int("samples", n_samples)
+    scores = evaluate(lambda n: run.sample(n, seed=seed), data, metrics, n_samples=n_samples, device=device,
+                      data_root=root, **options)
+    record = {"run_dir": str(run_dir), "checkpoint": checkpoint, "step": run.step, "seed": seed,
+              "metrics": {name: {**result, "step": run.step} for name, result in scores.items()}}
+    if (Path(run_dir) / RESULTS_NAME).is_file():
+        doc = read_results(run_dir)  # a corrupt file is an error, never overwritten
+        doc.setdefault("results", {}).setdefault("metrics", {}).update(record["metrics"])
+        write_json(Path(run_dir) / RESULTS_NAME, doc)
+    else:
+        write_results(run_dir, command=command_line(), config=run.config, results={"metrics": record["metrics"]})
+    return record
