@@ -1,0 +1,245 @@
+"""A training run's directory: config, atomic checkpoints, JSONL + TensorBoard logs, sample grids.
+
+Layout of ``RUN_DIR``::
+
+    config.yaml            the resolved experiment config
+    checkpoints/last.pt    weights, optimizers, random streams, loss history (atomic: never half-written)
+    log.jsonl              one JSON record per logged step: step, losses, wall_seconds
+    tb/                    TensorBoard event files (scalars and sample grids)
+    samples/step_*.png     sample grids every ``log.sample_every`` steps
+    samples.png, losses.png, results.json   final grid, loss curves, summary
+
+:func:`load_run` gives the trained generator and discriminator back to the metrics and equilibrium tests.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import Tensor, nn
+
+from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict
+from proxgan.data import InMemoryData, load_dataset
+from proxgan.errors import ProxganError
+from proxgan.figures import plt, save_figure
+from proxgan.io import atomic_write
+from proxgan.models import build_models
+from proxgan.objectives import Formulation, get_formulation
+
+CHECKPOINT_FORMAT = "proxgan-run/1"
+CONFIG_NAME, LOG_NAME, CHECKPOINT_DIR, SAMPLES_DIR, TB_DIR = "config.yaml", "log.jsonl", "checkpoints", "samples", "tb"
+#: config keys a resumed run may change: its length, logging, where the data lives
+RESUMABLE_CHANGES = ("description", "train.steps", "log.", "data.root", "data.download")
+
+
+# --- config and checkpoints ------------------------------------------------------------------------
+
+
+def write_config(run_dir: Path, config: ExperimentConfig) -> None:
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    atomic_write(run_dir / CONFIG_NAME, lambda f: f.write(text.encode()))
+
+
+def checkpoint_path(run_dir: str | Path, checkpoint: str = "last") -> Path:
+    """``RUN_DIR/checkpoints/<checkpoint>.pt``, or ``checkpoint`` itself when it is a path to a file."""
+    return Path(checkpoint) if Path(checkpoint).is_file() else Path(run_dir) / CHECKPOINT_DIR / f"{checkpoint}.pt"
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` with torch.save into a temporary file and rename it: a crash keeps the old one."""
+    atomic_write(path, lambda f: torch.save({"format": CHECKPOINT_FORMAT, **payload}, f))
+
+
+def read_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint at ``path``; a missing, corrupt or foreign file is one clear :class:`ProxganError`."""
+    if not path.is_file():
+        raise ProxganError(f"no checkpoint at {str(path)!r}")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ProxganError(f"corrupt checkpoint {str(path)!r}: {reason}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ProxganError(f"{str(path)!r} is not a proxgan training checkpoint")
+    return state
+
+
+def check_resumable(saved: dict[str, Any], config: dict[str, Any], path: Path) -> None:
+    """Raise unless ``config`` differs from the checkpoint's only in :data:`RESUMABLE_CHANGES`."""
+    old, new = _flatten(saved), _flatten(config)
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) != new.get(key) and not key.startswith(RESUMABLE_CHANGES):
+            raise ProxganError(
+                f"checkpoint {str(path)!r} was trained with {key}={old.get(key)!r} but the config says "
+                f"{new.get(key)!r}; resume with the same settings or train into a new --out"
+            )
+
+
+def load_model_state(module: nn.Module, state: dict[str, Tensor], what: str, path: Path) -> None:
+    """``module.load_state_dict(state)`` with a mismatch reported as one line naming the checkpoint."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise ProxganError(f"checkpoint {str(path)!r} does not match the {what}: {detail}") from None
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+# --- logs and figures ----------------------------------------------------------------------------
+
+
+class RunLog:
+    """Appends step records to ``log.jsonl`` and TensorBoard; on resume, drops records after ``step``."""
+
+    def __init__(self, run_dir: Path, step: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.path = run_dir / LOG_NAME
+        kept = [line for line in _read_lines(self.path) if json.loads(line)["step"] <= step]
+        self.path.write_text("".join(line + "\n" for line in kept))
+        self.file = self.path.open("a")
+        self.tb = SummaryWriter(str(run_dir / TB_DIR), purge_step=step + 1 if step else None)
+
+    def write(self, record: dict[str, float]) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        for key, value in record.items():
+            if key != "step":
+                self.tb.add_scalar(key, value, record["step"])
+
+    def add_grid(self, grid: Tensor, step: int) -> None:
+        self.tb.add_image("samples", grid, step)
+
+    def close(self) -> None:
+        self.file.close()
+        self.tb.close()
+
+
+def _read_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def image_grid(samples: Tensor, nrow: int = 8) -> Tensor:
+    """Images in [-1, 1] tiled into one (3 or C, H, W) grid in [0, 1]."""
+    from torchvision.utils import make_grid
+
+    return make_grid(samples.float().cpu().clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1)
+
+
+def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) -> str:
+    """Save a PNG of ``samples``: an image grid, or for points a scatter over the data (and its modes)."""
+    path = out_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if data.is_image:
+        from torchvision.utils import save_image
+
+        save_image(image_grid(samples), path)
+        return name
+    fig, ax = plt.subplots(figsize=(4, 4))
+    real = data.x[:2000].cpu()
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="0.7", label="data")
+    ax.scatter(samples[:, 0].cpu(), samples[:, 1].cpu(), s=2, c="C3", label="generator")
+    if "centers" in data.meta:
+        centers = data.meta["centers"].cpu()
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=30, label="modes")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    return save_figure(fig, out_dir, name)
+
+
+def save_loss_curves(history: list[dict[str, float]], out_dir: Path, name: str = "losses.png") -> str:
+    """Plot every logged quantity (d_loss, g_loss, value V, proximal penalty) against the step."""
+    keys = [k for k in ("d_loss", "g_loss", "value", "penalty") if history and k in history[0]]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
+    steps = [r["step"] for r in history]
+    for ax, key in zip(axes[0], keys):
+        ax.plot(steps, [r[key] for r in history], lw=1)
+        ax.set_title(key)
+        ax.set_xlabel("generator step")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, name)
+
+
+# --- loading a trained run -----------------------------------------------------------------------
+
+
+@dataclass
+class LoadedRun:
+    """A trained run: its config, generator and discriminator (eval mode), formulation and step."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    experiment: ExperimentConfig
+    generator: nn.Module
+    discriminator: nn.Module
+    formulation: Formulation
+    step: int
+    history: list[dict[str, float]]
+    device: torch.device
+    _data: InMemoryData | None = field(default=None, repr=False)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
+
+    @property
+    def data(self) -> InMemoryData:
+        """The run's training data on the run's device (loaded on first use)."""
+        if self._data is None:
+            self._data = load_experiment_data(self.experiment).to(self.device)
+        return self._data
+
+    def latents(self, n: int, *, seed: int) -> Tensor:
+        """n latent codes z ~ N(0, I), reproducible from ``seed``."""
+        gen = torch.Generator(self.device).manual_seed(seed)
+        return torch.randn(n, self.latent_dim, generator=gen, device=self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int = 0, batch_size: int = 256) -> Tensor:
+        """n generator samples G(z) (eval mode, no grad), in batches of ``batch_size``."""
+        z = self.latents(n, seed=seed)
+        return torch.cat([self.generator(chunk) for chunk in z.split(batch_size)])
+
+
+def load_experiment_data(config: ExperimentConfig) -> InMemoryData:
+    """The dataset an experiment config names, on CPU."""
+    d = config.data
+    return load_dataset(d.name, root=d.root, download=d.download, n=d.n, seed=config.seed, dim=d.dim, mean=d.mean, std=d.std)
+
+
+def build_experiment_models(config: ExperimentConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for ``config`` on data of shape ``data_shape``; spectral norm as the formulation says."""
+    m = config.model
+    spectral = get_formulation(config.formulation).spectral_norm
+    return build_models(m.arch, data_shape, latent_dim=m.latent_dim, dim=m.dim, spectral_norm=spectral)
+
+
+def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "last") -> LoadedRun:
+    """The generator and discriminator of ``run_dir``'s checkpoint (``last``, a name in checkpoints/, or a path)."""
+    path = checkpoint_path(run_dir, checkpoint)
+    state = read_checkpoint(path, device)
+    experiment = config_from_dict(state["config"])
+    G, D = build_experiment_models(experiment, tuple(state["data_shape"]))
+    load_model_state(G, state["generator"], "generator", path)
+    load_model_state(D, state["discriminator"], "discriminator", path)
+    device = torch.device(device)
+    return LoadedRun(
+        Path(run_dir), state["config"], experiment, G.to(device).eval(), D.to(device).eval(),
+        get_formulation(experiment.formulation), int(state["step"]), list(state["history"]), device,
+    )  # fmt: skip

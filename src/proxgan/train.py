@@ -1,0 +1,338 @@
+"""GAN training: the :class:`Trainer` and its two discriminator strategies, regular and proximal.
+
+One generator iteration k is ``strategy.update_discriminator`` followed by
+:meth:`Trainer.generator_step`, θ_{k+1} = θ_k − γ ∇_θ L_G(G_θ, D_{w_{k+1}}):
+
+- ``regular``: n_critic alternating steps on −V(G_{θ_k}, D_w) (+ the formulation's constraint), the
+  usual WGAN/WGAN-GP/SN-GAN training (Arjovsky et al. 2017, Alg. 1).
+- ``proximal``: the inner loop of the paper's Algorithm 1, T ascent steps from w_k on
+  V(G_{θ_k}, D_w) − λ/(2n) Σᵢ ‖∇ₓD_w(xᵢ) − ∇ₓD_{w_k}(xᵢ)‖² (:func:`proxgan.proximal.proximal_maximize`),
+  so the generator steps on ∇_θ V(G_θ, D_{w*}) = ∇_θ V_λ^prox (Proposition 4, eq. 14).
+
+:func:`train` runs a whole experiment into a run directory (see :mod:`proxgan.runs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from proxgan.config import ExperimentConfig, OptimizerConfig
+from proxgan.data import InMemoryData, load_dataset
+from proxgan.errors import ProxganError
+from proxgan.models import build_models
+from proxgan.objectives import Formulation, get_formulation
+from proxgan.proximal import proximal_maximize
+
+Stats = dict[str, float]
+
+
+def build_optimizer(config: OptimizerConfig, params) -> torch.optim.Optimizer:
+    """The torch optimizer named by ``config`` (Adam with betas, RMSprop or SGD with its lr)."""
+    if config.name == "adam":
+        return torch.optim.Adam(params, lr=config.lr, betas=config.betas)
+    if config.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr)
+    return torch.optim.SGD(params, lr=config.lr)
+
+
+class RegularStrategy:
+    """n_critic steps on −V(G, D_w) (+ clipping / gradient penalty) with ``train.d_optimizer``."""
+
+    def __init__(self, config: ExperimentConfig):
+        self.n_critic, self.optimizer = config.train.n_critic, config.train.d_optimizer
+
+    def make_optimizer(self, D: nn.Module) -> torch.optim.Optimizer:
+        return build_optimizer(self.optimizer, D.parameters())
+
+    def update_discriminator(self, trainer: Trainer) -> Stats:
+        for _ in range(self.n_critic):
+            stats = trainer.discriminator_step(trainer.real_batch(), trainer.fake_batch())
+        return stats
+
+
+class ProximalStrategy:
+    """Algorithm 1's inner maximization, T steps with the ``proximal`` optimizer (its state persists)."""
+
+    def __init__(self, config: ExperimentConfig):
+        self.config = config.proximal
+
+    def make_optimizer(self, D: nn.Module) -> torch.optim.Optimizer:
+        return self.config.make_optimizer(D.parameters())
+
+    def update_discriminator(self, trainer: Trainer) -> Stats:
+        with trainer.autocast():
+            stats = proximal_maximize(
+                trainer.D, trainer.formulation, trainer.real_batch(), trainer.fake_batch(), self.config,
+                next_batch=lambda: (trainer.real_batch(), trainer.fake_batch()), optimizer=trainer.d_optimizer,
+            )  # fmt: skip
+        return {"d_loss": stats["inner_losses"][-1], "value": stats["value"], "penalty": stats["penalty"]}
+
+
+STRATEGIES: dict[str, type] = {"regular": RegularStrategy, "proximal": ProximalStrategy}
+
+
+class Trainer:
+    """G, D, their optimizers and the random streams of one run; one :meth:`train_step` = one G iteration.
+
+    Random numbers come from three streams saved in :meth:`state_dict`: ``data_rng`` (batch indices),
+    ``noise_rng`` (latents) and torch's global generator (WGAN-GP interpolation), so a resumed run
+    repeats the uninterrupted one exactly on CPU.
+    """
+
+    def __init__(
+        self, G: nn.Module, D: nn.Module, formulation: Formulation, strategy, data: InMemoryData, *,
+        batch_size: int, g_optimizer: OptimizerConfig, seed: int = 0, amp: bool = False,
+    ):  # fmt: skip
+        self.G, self.D, self.formulation, self.strategy, self.data = G, D, formulation, strategy, data
+        self.batch_size, self.amp, self.step = batch_size, amp, 0
+        self.device = data.x.device
+        self.g_optimizer = build_optimizer(g_optimizer, G.parameters())
+        self.d_optimizer = strategy.make_optimizer(D)
+        self.data_rng = torch.Generator().manual_seed(seed)
+        self.noise_rng = torch.Generator(self.device).manual_seed(seed + 1)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bfloat16 autocast on CUDA when ``amp`` is on (no loss scaling needed for bfloat16)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def real_batch(self) -> Tensor:
+        return self.data.batch(self.batch_size, self.data_rng)
+
+    def latents(self, n: int) -> Tensor:
+        return torch.randn(n, self.G.latent_dim, generator=self.noise_rng, device=self.device)
+
+    def fake_batch(self) -> Tensor:
+        """G_θ(z) for a fresh latent batch, detached: the generator is fixed during D's updates."""
+        with torch.no_grad(), self.autocast():
+            return self.G(self.latents(self.batch_size)).float()
+
+    def discriminator_step(self, real: Tensor, fake: Tensor) -> Stats:
+        """One optimizer step on −V(G, D_w) + constraint term, then the projection (WGAN-WC clipping)."""
+        objective = self.formulation.objective
+        with self.autocast():
+            d_real, d_fake = self.D(real), self.D(fake)
+            loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D, real, fake)
+        self.d_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_optimizer.step()
+        self.formulation.project(self.D)
+        return {"d_loss": loss.item(), "value": objective.value(d_real.detach(), d_fake.detach()).item()}
+
+    def generator_step(self) -> Stats:
+        """θ ← θ − γ ∇_θ L_G(G_θ, D_w) at the current (updated) discriminator; D's weights stay fixed."""
+        self.D.requires_grad_(False)
+        with self.autocast():
+            loss = self.formulation.objective.generator_loss(self.D(self.G(self.latents(self.batch_size))))
+        self.g_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.g_optimizer.step()
+        self.D.requires_grad_(True)
+        return {"g_loss": loss.item()}
+
+    def train_step(self) -> Stats:
+        """One generator iteration: the strategy's discriminator update, then one generator step."""
+        stats = self.strategy.update_discriminator(self)
+        stats.update(self.generator_step())
+        self.step += 1
+        return stats
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue bit-for-bit: weights, optimizers, random streams."""
+        return {
+            "step": self.step,
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "g_optimizer": self.g_optimizer.state_dict(),
+            "d_optimizer": self.d_optimizer.state_dict(),
+            "rng": {"data": self.data_rng.get_state(), "noise": self.noise_rng.get_state(), "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.g_optimizer.load_state_dict(state["g_optimizer"])
+        self.d_optimizer.load_state_dict(state["d_optimizer"])
+        rng = state["rng"]
+        self.data_rng.set_state(rng["data"])
+        self.noise_rng.set_state(rng["noise"])
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"]:
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+# --- a whole run ---------------------------------------------------------------------------------
+
+
+class TrainingDiverged(ProxganError):
+    """A loss became NaN or ±Inf; the last good checkpoint is kept."""
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless launched by torchrun."""
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+
+def average_gradients(optimizer: torch.optim.Optimizer, *_) -> None:
+    """Optimizer step pre-hook for data parallelism: every gradient ← its mean over the processes.
+
+    One all-reduce of the flattened gradients; works for any backward (double backprop included),
+    which is why it is used instead of wrapping D in DistributedDataParallel.
+    """
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    flat = torch.cat([g.flatten() for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def _any_process(*flags: bool, device: torch.device) -> list[bool]:
+    """Element-wise OR of boolean flags over all processes (identity in a single process)."""
+    t = torch.tensor([float(f) for f in flags], device=device)
+    if world()[1] > 1:
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+
+def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemoryData) -> Trainer:
+    """Models, formulation and strategy of ``config``, seeded; gradients averaged across processes."""
+    from proxgan.runs import build_experiment_models
+
+    rank, size = world()
+    if config.train.batch_size % size:
+        raise ProxganError(f"train.batch_size={config.train.batch_size} is not divisible by the {size} processes")
+    if config.train.amp and device.type != "cuda":
+        raise ProxganError("train.amp=true needs a CUDA device (--device cuda)")
+    torch.manual_seed(config.seed)
+    G, D = (m.to(device) for m in build_experiment_models(config, data.shape))
+    trainer = Trainer(
+        G, D, get_formulation(config.formulation), STRATEGIES[config.train.strategy](config), data,
+        batch_size=config.train.batch_size // size, g_optimizer=config.train.g_optimizer,
+        seed=config.seed + 1000 * rank, amp=config.train.amp,
+    )  # fmt: skip
+    if size > 1:
+        for module in (G, D):
+            for tensor in module.state_dict().values():
+                dist.broadcast(tensor, src=0)
+        for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
+            optimizer.register_step_pre_hook(average_gradients)
+    return trainer
+
+
+def train(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: Callable[[int, int, Stats], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    command: str = "",
+) -> dict[str, Any]:
+    """Train ``config`` into ``out_dir`` (or continue its last checkpoint); return the results document.
+
+    ``progress(step, total, stats)`` is called after every generator step. When ``should_stop()``
+    turns true (the CLI's SIGINT/SIGTERM handler) the run checkpoints and returns with status
+    "interrupted". A non-finite loss writes results.json with status "diverged" and raises
+    :class:`TrainingDiverged`; the last good checkpoint stays. Only process 0 writes files.
+    """
+    from proxgan import runs
+    from proxgan.config import config_to_dict
+    from proxgan.results import prepare_out_dir, write_results
+
+    out_dir, device = Path(out_dir), torch.device(device)
+    rank = world()[0]
+    cfg_dict, last = config_to_dict(config), runs.checkpoint_path(out_dir)
+    if not resume and last.exists():
+        raise ProxganError(f"{str(out_dir)!r} already holds a run; pass --resume to continue it or choose another --out")
+    state = runs.read_checkpoint(last, device) if resume else {}
+    if resume:
+        runs.check_resumable(state["config"], cfg_dict, last)
+    data = runs.load_experiment_data(config).to(device)
+    trainer = build_trainer(config, device, data)
+    if resume:
+        runs.load_model_state(trainer.G, state["generator"], "generator", last)
+        runs.load_model_state(trainer.D, state["discriminator"], "discriminator", last)
+        trainer.load_state_dict(state)
+    history, wall_before = list(state.get("history", [])), float(state.get("wall_seconds", 0.0))
+    fixed_z = torch.randn(config.log.n_samples, trainer.G.latent_dim, generator=torch.Generator().manual_seed(config.seed))
+    fixed_z = fixed_z.to(device)
+    log = config.log
+    if rank == 0:
+        prepare_out_dir(out_dir)
+        runs.write_config(out_dir, config)
+        run_log = runs.RunLog(out_dir, trainer.step)
+    start = time.perf_counter()
+
+    def checkpoint() -> None:
+        if rank == 0:
+            runs.save_checkpoint(last, {**trainer.state_dict(), "config": cfg_dict, "history": history,
+                                        "data_shape": list(data.shape), "wall_seconds": wall()})  # fmt: skip
+
+    def wall() -> float:
+        return wall_before + time.perf_counter() - start
+
+    def samples(name: str) -> str:
+        trainer.G.eval()
+        with torch.no_grad():
+            fake = trainer.G(fixed_z)
+        trainer.G.train()
+        if data.is_image:
+            run_log.add_grid(runs.image_grid(fake), trainer.step)
+        return runs.save_samples(fake, data, out_dir, name)
+
+    def finish(status: str) -> dict[str, Any]:
+        figures = [samples("samples.png"), runs.save_loss_curves(history, out_dir)] if history and status != "diverged" else []
+        run_log.close()
+        results = {
+            "status": status, "steps": trainer.step, "strategy": config.train.strategy,
+            "formulation": config.formulation, "dataset": config.data.name, "device": str(device),
+            "processes": world()[1], "final": history[-1] if history else {},
+            "losses": {key: [r[key] for r in history] for key in (history[0] if history else {})},
+            "checkpoint": str(last.relative_to(out_dir)),
+        }  # fmt: skip
+        return write_results(out_dir, command=command, config=cfg_dict, results=results, figures=figures, wall_seconds=wall())
+
+    status = "completed"
+    while trainer.step < config.train.steps:
+        stats = trainer.train_step()
+        step = trainer.step
+        nonfinite, stop = _any_process(
+            not all(math.isfinite(v) for v in stats.values()), bool(should_stop and should_stop()), device=device
+        )
+        if nonfinite:
+            bad = ", ".join(f"{k}={v}" for k, v in stats.items() if not math.isfinite(v)) or "another process"
+            if rank == 0:
+                history.append({"step": step, **stats})
+                finish("diverged")
+            raise TrainingDiverged(f"non-finite loss at step {step} ({bad}); last good checkpoint kept at {str(last)!r}")
+        if rank == 0:
+            if step % log.every == 0 or step == config.train.steps or stop:
+                record = {"step": step, **stats, "wall_seconds": wall()}
+                history.append(record)
+                run_log.write(record)
+            if step % log.sample_every == 0:
+                samples(f"{runs.SAMPLES_DIR}/step_{step:07d}.png")
+        if step % log.checkpoint_every == 0 or stop:
+            checkpoint()
+        if progress:
+            progress(step, config.train.steps, stats)
+        if stop:
+            status = "interrupted"
+            break
+    if status == "completed":
+        checkpoint()
+    return finish(status) if rank == 0 else {}
