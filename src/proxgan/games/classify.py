@@ -1,4 +1,7 @@
-"""Local equilibrium type of a point of a zero-sum game, from the exact Hessian blocks (torch.func).
+"""Local equilibrium type of a point of a zero-sum game, from the exact Hessian blocks.
+
+The Hessian comes from double backward (``torch.autograd.functional``): exact like ``torch.func``,
+whose first call in torch 2.14 imports torch._dynamo (seconds) and would dominate ``classify``.
 
 With H = ∇²f(θ, φ) split into H_θθ, H_θφ, H_φθ, H_φφ at a stationary point (∇f = 0):
 
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.func import grad, jacrev
+from torch.autograd.functional import hessian, jacobian
 
 from proxgan.errors import ProxganError
 from proxgan.games.game import DTYPE, Game
@@ -39,15 +42,15 @@ class Classification:
 
 
 def hessian_blocks(game: Game, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(∇f, H_θθ, H_θφ, H_φφ) of f at the single point ``z`` (m + n,), exactly via torch.func."""
+    """(∇f, H_θθ, H_θφ, H_φφ) of f at the single point ``z`` (m + n,), exactly (double backward)."""
 
     def f(point: Tensor) -> Tensor:
         return game.value(point[None])[0]
 
     z = torch.as_tensor(z, dtype=DTYPE)
     m = game.dim_theta
-    H = jacrev(grad(f))(z)  # reverse-over-reverse: exact, and no forward-mode jit warnings
-    return grad(f)(z), H[:m, :m], H[:m, m:], H[m:, m:]
+    H = hessian(f, z)
+    return jacobian(f, z), H[:m, :m], H[:m, m:], H[m:, m:]
 
 
 def classify(game: Game, z: Tensor, tol: float = 1e-9) -> Classification:

@@ -119,7 +119,7 @@ class PpmState(NamedTuple):
     inner_iterations: int  # largest number of fixed-point iterations any step needed so far
 
 
-def ppm(lr: StepSizes, tol: float = 1e-12, max_inner: int = 10_000) -> Method:
+def ppm(lr: StepSizes, tol: float = 1e-12, max_inner: int = 1000) -> Method:
     """Proximal point: z⁺ solves z⁺ = z − D V(z⁺).
 
     Affine games (V = J z + v): exact linear solve z⁺ = (I + D J)⁻¹ (z − D v).
