@@ -141,8 +141,9 @@ def test_autograd_field_equals_the_analytic_affine_field():
     assert torch.allclose(game.field(game.equilibrium[None]), torch.zeros(1, 4, dtype=DTYPE), atol=1e-13)
 
 
-def test_dirac_fields_by_hand():
-    """Vanilla: V = (−φσ(φθ), θσ(φθ)); non-saturating generator: V_θ = −φσ(−φθ)."""
+def test_dirac_fields_by_hand_and_by_autograd():
+    """Vanilla: V = (−φσ(φθ), θσ(φθ)); non-saturating generator: V_θ = −φσ(−φθ); WGAN: V = (−φ, θ).
+    The closed-form field equals autograd on f (and g), also for θ, φ ∈ R³."""
     z = torch.tensor([[0.7, -1.3], [-0.2, 0.4]], dtype=DTYPE)
     theta, phi = z[:, 0], z[:, 1]
     sig = torch.sigmoid(phi * theta)
@@ -151,13 +152,18 @@ def test_dirac_fields_by_hand():
     assert torch.allclose(ns[:, 0], -phi * torch.sigmoid(-phi * theta), atol=1e-14)
     assert torch.allclose(dirac("wgan").field(z), torch.stack([-phi, theta], 1), atol=1e-14)
     assert float(dirac().f(torch.zeros(1, 1), torch.zeros(1, 1))) == pytest.approx(2 * F.logsigmoid(torch.tensor(0.0)))
+    z3 = torch.randn(4, 6, generator=torch.Generator().manual_seed(2), dtype=DTYPE)
+    for loss in ("vanilla", "nonsaturating", "wgan"):
+        game = dirac(loss, dim=3)
+        by_autograd = Game("autograd", game.f, 3, 3, generator_loss=game.generator_loss)
+        assert torch.allclose(game.field(z3), by_autograd.field(z3), atol=1e-13), loss
 
 
 def test_ppm_inner_solve_on_dirac_converges_to_the_implicit_step():
     """The fixed-point inner solve meets z⁺ = z − D V(z⁺) to the stated tolerance, and on the WGAN
     Dirac game (f = −φθ) it reproduces the exact linear solve on the bilinear game A = [[−1]]."""
     lr = StepSizes(0.3, 0.2)
-    game = dirac("vanilla")
+    game = Game("generic dirac", dirac().f, 1, 1)  # the autograd field, as for a user's callable
     method = ppm(lr, tol=1e-13)
     z = torch.tensor([[1.0, -0.5], [0.3, 2.0]], dtype=DTYPE)
     state = method.init(game, z)

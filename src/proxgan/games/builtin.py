@@ -70,16 +70,24 @@ def dirac(loss: str = "vanilla", dim: int = 1) -> Game:
 
     f(θ, φ) = h(−φᵀθ) + h(0) with h = log σ (vanilla) or h(t) = t (WGAN: f = −φᵀθ).
     Non-saturating: φ still maximises the vanilla f, θ minimises g = −log σ(φᵀθ).
-    The unique stationary point is (0, 0).
+    The unique stationary point is (0, 0). With u = φᵀθ the field is
+    V = (−φ·a(u), θ·σ(u)), a = σ(u) (vanilla), σ(−u) (non-saturating); a = σ = 1 for the WGAN.
     """
     check_choice("loss", loss, DIRAC_LOSSES)
     h = (lambda t: t) if loss == "wgan" else F.logsigmoid
+    sigma = (lambda u: torch.ones_like(u)) if loss == "wgan" else torch.sigmoid
 
     def f(theta: Tensor, phi: Tensor) -> Tensor:
         return h(-(phi * theta).sum(-1)) + h(torch.zeros((), dtype=theta.dtype))
 
     def nonsaturating(theta: Tensor, phi: Tensor) -> Tensor:
         return -F.logsigmoid((phi * theta).sum(-1))
+
+    def field(z: Tensor) -> Tensor:
+        theta, phi = z[..., :dim], z[..., dim:]
+        u = (phi * theta).sum(-1, keepdim=True)
+        generator_weight = sigma(-u) if loss == "nonsaturating" else sigma(u)
+        return torch.cat([-phi * generator_weight, theta * sigma(u)], dim=-1)
 
     return Game(
         "dirac",
@@ -88,6 +96,7 @@ def dirac(loss: str = "vanilla", dim: int = 1) -> Game:
         dim,
         equilibrium=torch.zeros(2 * dim, dtype=DTYPE),
         generator_loss=nonsaturating if loss == "nonsaturating" else None,
+        analytic_field=field,
     )
 
 

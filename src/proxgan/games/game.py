@@ -31,7 +31,8 @@ class Game:
     ``equilibrium`` is the known stationary point z* (shape ``(m + n,)``) used to measure distances;
     ``generator_loss`` makes the game non-zero-sum (θ minimises g, φ maximises f);
     ``affine`` = (J, c) declares the field affine, V(z) = J z + c, which gives an analytic field, an
-    exact proximal-point solve and the linear rate theory in :mod:`proxgan.games.rates`.
+    exact proximal-point solve and the linear rate theory in :mod:`proxgan.games.rates`;
+    ``analytic_field`` is a closed-form V for a non-affine game (else V comes from autograd on f, g).
     """
 
     name: str
@@ -41,6 +42,7 @@ class Game:
     equilibrium: Tensor | None = None
     generator_loss: Payoff | None = None
     affine: tuple[Tensor, Tensor] | None = None
+    analytic_field: Callable[[Tensor], Tensor] | None = None
 
     @property
     def dim(self) -> int:
@@ -59,10 +61,12 @@ class Game:
         return self.f(*self.split(z))
 
     def field(self, z: Tensor) -> Tensor:
-        """V(z) = (∇_θ g, −∇_φ f) for a batch ``z`` (B, m + n); analytic when the game is affine."""
+        """V(z) = (∇_θ g, −∇_φ f) for a batch ``z`` (B, m + n): J z + c, the analytic field, or autograd."""
         if self.affine is not None:
             jac, offset = self.affine
             return torch.addmm(offset, z, jac.T)
+        if self.analytic_field is not None:
+            return self.analytic_field(z)
         with torch.enable_grad():
             theta, phi = (p.detach().requires_grad_(True) for p in self.split(z))
             grad_theta, grad_phi = torch.autograd.grad(self.f(theta, phi).sum(), (theta, phi))
