@@ -79,7 +79,7 @@ def test_empirical_rho_approaches_closed_form_with_per_player_steps(dim):
     for name in ("simgda", "ppm", "eg", "ogda", "altgda", "kgda"):
         worst = int(bilinear_factor(name, s, lr, k=3).argmax())
         z0 = torch.cat([U[:, worst], 0.5 * Vh[worst]])[None]
-        rho, _ = empirical_rho(squared_distances(game, name, lr, z0, 2000))
+        rho, _ = empirical_rho(squared_distances(game, name, lr, z0, 1000))
         assert rho == pytest.approx(bilinear_rho(name, A, lr, k=3), rel=1e-3), name
 
 

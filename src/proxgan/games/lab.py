@@ -160,14 +160,13 @@ def plot_phase_plane(game: Game, reports: dict[str, dict], out_dir: str | Path) 
     fig, ax = plt.subplots(figsize=(6, 6))
     eq = game.equilibrium
     m = game.dim_theta
-    radius = 0.0
     for name, report in reports.items():
         path = report["trajectory"].numpy()
         ax.plot(path[:, 0], path[:, m], lw=1, label=name)
-        radius = max(radius, float(np.abs(path[0] - eq.numpy()).max()))
-    ax.plot(path[0, 0], path[0, m], "ko", label="start")
+    start = path[0]
+    ax.plot(start[0], start[m], "ko", label="start")
     ax.plot(float(eq[0]), float(eq[m]), "r*", ms=14, label="equilibrium")
-    half = 2 * radius
+    half = 2 * float(np.abs(start - eq.numpy()).max())
     ax.set_xlim(float(eq[0]) - half, float(eq[0]) + half)
     ax.set_ylim(float(eq[m]) - half, float(eq[m]) + half)
     ax.set_xlabel("θ₁ (min player)")

@@ -55,6 +55,11 @@ def step_vectors(game: Game, lr: StepSizes) -> Steps:
     return Steps(theta + phi, theta, phi)
 
 
+def step_vectors_init(lr: StepSizes) -> Callable[[Game, Tensor], Steps]:
+    """``init`` of the memoryless methods: their state is just the step vectors."""
+    return lambda game, z0: step_vectors(game, lr)
+
+
 def simgda(lr: StepSizes) -> Method:
     """Simultaneous GDA: z⁺ = z − D V(z)."""
 
@@ -154,11 +159,6 @@ def ppm(lr: StepSizes, tol: float = 1e-12, max_inner: int = 1000) -> Method:
         )
 
     return Method("ppm", init, step)
-
-
-def step_vectors_init(lr: StepSizes) -> Callable[[Game, Tensor], Steps]:
-    """``init`` of the memoryless methods: their state is just the step vectors."""
-    return lambda game, z0: step_vectors(game, lr)
 
 
 METHOD_NAMES = ("simgda", "altgda", "ppm", "eg", "ogda", "kgda")
