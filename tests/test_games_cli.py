@@ -69,6 +69,8 @@ def test_help_texts():
     for args in ([], ["classify"], ["bilinear"], ["dirac"], ["classify", "quadratic"]):
         res = invoke(*args, "--help")
         assert res.exit_code == 0 and "Usage" in res.output, args
+    for bare in (invoke(), invoke("classify")):
+        assert bare.exit_code == 0 and bare.output.startswith("Usage")
     assert "--lr-theta" in invoke("bilinear", "--help").output
     assert "--loss" in invoke("dirac", "--help").output
 

@@ -127,9 +127,16 @@ class _GameGroup(click.Group):
 
     def __init__(self, *args, extra: dict[str, click.Command] | None = None,
                  factory: Callable[[str], click.Command], **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, invoke_without_command=True, callback=self._help_without_game, **kwargs)
         self.factory = factory
         self.extra = extra or {}
+
+    @staticmethod
+    @click.pass_context
+    def _help_without_game(ctx: click.Context) -> None:
+        """Bare ``proxgan games`` (or ``... classify``) shows the help instead of a usage error."""
+        if ctx.invoked_subcommand is None:
+            click.echo(ctx.get_help())
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*GAMES, *self.extra]
