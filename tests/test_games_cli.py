@@ -91,6 +91,7 @@ def test_help_texts():
         (["bilinear", "--dim", "0"], "dim must be a positive integer, got 0"),
         (["bilinear", "--theta0", "0", "--phi0", "0"], "is the equilibrium"),
         (["dirac", "--methods", "ppm", "--lr", "3"], "ppm inner solve did not reach tolerance"),
+        (["quadratic", "--p", "-5", "--coupling", "0", "--methods", "ppm"], "ppm step undefined"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):

@@ -141,7 +141,11 @@ def ppm(lr: StepSizes, tol: float = 1e-12, max_inner: int = 1000) -> Method:
             return PpmState(d, None, 0)
         jac, _ = game.affine
         system = torch.eye(game.dim, dtype=DTYPE) + d.both[:, None] * jac
-        return PpmState(d, torch.linalg.inv(system).T, 0)
+        try:
+            return PpmState(d, torch.linalg.inv(system).T, 0)
+        except torch.linalg.LinAlgError:
+            raise ProxganError(f"ppm step undefined: I + D·J is singular at lr ({lr.theta:g}, {lr.phi:g}); "
+                               "change --lr") from None
 
     def step(game: Game, z: Tensor, state: PpmState) -> tuple[Tensor, PpmState]:
         d = state.steps
