@@ -8,6 +8,7 @@ The generator set 𝒢 is {σ_max(W) ≤ 1, ‖u‖₂ ≤ t}; with ``orthogonal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import ndtr
@@ -38,6 +39,13 @@ class Setting:
     def singular_value_range(self) -> tuple[float, float]:
         """Feasible singular values of W: [0, 1], or {1} under Remark 1's σ_min(W) ≥ 1."""
         return (1.0, 1.0) if self.orthogonal else (0.0, 1.0)
+
+    @property
+    def closest_scale(self) -> float:
+        """s* = clip(σ, s_lo, 1): the W₁- and W₂-minimising singular value (both distances grow with
+        |σ − sᵢ| and ‖u‖ — W₂ = ‖u‖² + Σ(σ − sᵢ)², 1-D W₁ = E|(σ − |w|)ζ − u|), so G* = s*·I, u = 0."""
+        lo, hi = self.singular_value_range
+        return float(np.clip(self.sigma, lo, hi))
 
     def replace(self, **changes) -> "Setting":
         """A copy with some fields changed (validated again)."""
@@ -116,20 +124,23 @@ def mean_abs_normal(mean, std):
     return np.where(std > 0, folded, np.abs(mean))
 
 
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
+@lru_cache(maxsize=None)
+def _gauss_legendre(order: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(order)
 
 
-def line_rule(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Composite 16-point Gauss–Legendre rule on the pieces between sorted ``edges`` (..., k).
+def line_rule(edges: np.ndarray, order: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Composite ``order``-point Gauss–Legendre rule on the pieces between sorted ``edges`` (..., k).
 
-    Returns nodes and weights of shape (..., 16·(k−1)); batched over leading axes so many
+    Returns nodes and weights of shape (..., order·(k−1)); batched over leading axes so many
     integrals with piecewise-smooth integrands (kinks placed on edges) run in one array pass.
     """
+    nodes01, weights01 = _gauss_legendre(order)
     edges = np.sort(edges, axis=-1)
     left, right = edges[..., :-1, None], edges[..., 1:, None]
     half = (right - left) / 2
-    nodes = left + half * (1 + _GL_NODES)
-    weights = half * _GL_WEIGHTS
+    nodes = left + half * (1 + nodes01)
+    weights = half * weights01
     shape = edges.shape[:-1] + (-1,)
     return nodes.reshape(shape), weights.reshape(shape)
 

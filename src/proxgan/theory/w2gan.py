@@ -85,8 +85,7 @@ def brenier_discriminator(setting: Setting, G: LinearGenerator) -> tuple[np.ndar
 
 def divergence_minimizer(setting: Setting) -> LinearGenerator:
     """argmin_{G∈𝒢} W_c: W_c = η(‖u‖² + Σᵢ(σ − sᵢ)²) is separable, so sᵢ = clip(σ, s_lo, 1), u = 0."""
-    lo, hi = setting.singular_value_range
-    return isotropic_generator(setting, float(np.clip(setting.sigma, lo, hi)))
+    return isotropic_generator(setting, setting.closest_scale)
 
 
 # --- reduced coordinates ----------------------------------------------------------------------
