@@ -78,6 +78,8 @@ def test_cli_unknown_subcommand_is_one_line_exit_2():
 
 def test_cli_help_and_version():
     runner = CliRunner()
+    bare = runner.invoke(main, [])
+    assert bare.exit_code == 0 and "Usage" in bare.output and "error" not in bare.output
     assert runner.invoke(main, ["--help"]).exit_code == 0
     res = runner.invoke(main, ["--version"])
     assert res.exit_code == 0 and "proxgan" in res.output

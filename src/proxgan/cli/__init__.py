@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "equilibrium": "proxgan.cli.equilibrium:equilibrium",
     "evaluate": "proxgan.cli.evaluate:evaluate",
     "games": "proxgan.cli.games:games",
+    "train": "proxgan.cli.train:train",
 }
 
 
@@ -43,6 +44,9 @@ class _LazyGroup(click.Group):
         extra.pop("standalone_mode", None)
         try:
             code = super().main(args=args, prog_name=prog_name or "proxgan", standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help, not an error
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
