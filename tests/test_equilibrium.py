@@ -269,13 +269,17 @@ def test_dirac_away_from_its_proximal_point_fails_the_proximal_test():
 # --- mechanics on a small neural GAN --------------------------------------------------------------
 
 
+#: spectral norm (buffers that a careless forward pass would update) and a gradient penalty (random interpolation)
+WGAN_GP_SN = Formulation("wgan-gp-sn", OBJECTIVES["wgan"], gradient_penalty=10.0, spectral_norm=True)
+
+
 def mlp_setting(seed=0):
     from proxgan.models import build_models
 
     torch.manual_seed(seed)
     G, D = build_models("mlp", (2,), latent_dim=4, dim=4, spectral_norm=True)
     return GameSetting(
-        G, D, WGAN,
+        G, D, WGAN_GP_SN,
         lambda n, s: gaussian_real(n, s).float(),
         lambda n, s: torch.randn(n, 4, generator=torch.Generator().manual_seed(s)),
         adam(1e-2),

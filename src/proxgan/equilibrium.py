@@ -109,6 +109,10 @@ def log_spaced_steps(total: int, points: int) -> list[int]:
     return sorted({0, total, *(int(s) for s in inner if 0 < s <= total)})
 
 
+#: independent random streams of a test: fixed evaluation batches, per-step batches, inner solves (GP interpolation)
+STREAMS = {name: i for i, name in enumerate(("eval_real", "eval_latents", "grid_latents", "real", "latents", "inner", "eval_inner"))}
+
+
 def derived_seed(seed: int, stream: int, step: int) -> int:
     """A 63-bit seed for ``stream`` at ``step``: batches depend on (seed, step) only, so resume is exact."""
     return int(np.random.SeedSequence([seed, stream, step]).generate_state(2, dtype=np.uint64)[0] >> np.uint64(1))
@@ -141,14 +145,20 @@ def trainable(module: nn.Module) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
-def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formulation, real: Tensor, fake: Tensor, config: ProximalConfig) -> nn.Module:
+def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formulation, real: Tensor, fake: Tensor,
+                           config: ProximalConfig, *, seed: int = 0) -> nn.Module:
     """D_w* of eq. (11): reset ``D_work`` to w_final, run the inner proximal maximization, return it frozen.
 
-    ``fake`` must be detached: the generator is fixed during the inner loop.
+    ``fake`` must be detached: the generator is fixed during the inner loop. The gradient penalty's
+    interpolation draws from torch's global generator; it runs on a forked generator seeded with ``seed``,
+    so the solve is a function of its inputs (and the caller's random state is untouched).
     """
     D_work.load_state_dict(w_final)
     D_work.train().requires_grad_(True)
-    proximal_maximize(D_work, formulation, real, fake, config)
+    devices = [real.device] if real.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        proximal_maximize(D_work, formulation, real, fake, config)
     return D_work.eval().requires_grad_(False)
 
 
@@ -190,22 +200,23 @@ class FixedEvaluation:
 
     @classmethod
     def build(cls, setting: GameSetting, D_frozen: nn.Module, config: EquilibriumConfig) -> "FixedEvaluation":
-        real = setting.sample_real(config.eval_size, derived_seed(config.seed, 0, 0))
+        real = setting.sample_real(config.eval_size, derived_seed(config.seed, STREAMS["eval_real"], 0))
         d_real, ref_grads = scores_and_input_gradients(D_frozen, real, create_graph=False)
         return cls(
             real=real,
             d_real=d_real.detach(),
             ref_grads=ref_grads.detach(),
-            z_eval=setting.sample_latents(config.eval_size, derived_seed(config.seed, 1, 0)),
-            z_grid=setting.sample_latents(config.grid_size, derived_seed(config.seed, 2, 0)),
+            z_eval=setting.sample_latents(config.eval_size, derived_seed(config.seed, STREAMS["eval_latents"], 0)),
+            z_grid=setting.sample_latents(config.grid_size, derived_seed(config.seed, STREAMS["grid_latents"], 0)),
         )
 
 
-def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation, fixed: FixedEvaluation, config: ProximalConfig) -> float:
+def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation, fixed: FixedEvaluation,
+                       config: ProximalConfig, *, seed: int = 0) -> float:
     """V_λ^prox(G, D_wfinal) ≈ V(G, D_w*) − λ·‖D_w* − D_wfinal‖² (eq. 11) on the fixed evaluation batch."""
     with torch.no_grad():
         fake = G(fixed.z_eval)
-    D_star = proximal_discriminator(D_work, w_final, formulation, fixed.real, fake, config)
+    D_star = proximal_discriminator(D_work, w_final, formulation, fixed.real, fake, config, seed=seed)
     penalty = sobolev_penalty(D_star, fixed.real, fixed.ref_grads).detach()
     with torch.no_grad():
         value = objective_value(formulation, D_star(fixed.real), D_star(fake))
@@ -220,9 +231,10 @@ def evaluate(step: int, G: nn.Module, D_frozen: nn.Module, D_work: nn.Module | N
         fake = G(fixed.z_eval)
         record = {"step": step, "objective": float(objective_value(setting.formulation, fixed.d_real, D_frozen(fake)))}
         grid = G(fixed.z_grid).detach().cpu()
-        record["quality"] = float(setting.quality.score(fake)) if setting.quality is not None else None
+    record["quality"] = setting.quality.score(fake) if setting.quality is not None else None
     record["proximal_objective"] = (
-        proximal_objective(G, D_work, w_final, setting.formulation, fixed, config.proximal) if D_work is not None else None
+        proximal_objective(G, D_work, w_final, setting.formulation, fixed, config.proximal, seed=derived_seed(config.seed, STREAMS["eval_inner"], 0))
+        if D_work is not None else None
     )
     G.train(was_training)
     return record, grid
@@ -304,10 +316,11 @@ def run_test(
             checkpoint()
         if step >= config.steps:
             break
-        real = setting.sample_real(config.batch_size, derived_seed(config.seed, 3, step))
-        z = setting.sample_latents(config.batch_size, derived_seed(config.seed, 4, step))
+        real = setting.sample_real(config.batch_size, derived_seed(config.seed, STREAMS["real"], step))
+        z = setting.sample_latents(config.batch_size, derived_seed(config.seed, STREAMS["latents"], step))
         fake = G(z)
-        D = D_frozen if test == "nash" else proximal_discriminator(D_work, w_final, setting.formulation, real, fake.detach(), config.proximal)
+        D = D_frozen if test == "nash" else proximal_discriminator(
+            D_work, w_final, setting.formulation, real, fake.detach(), config.proximal, seed=derived_seed(config.seed, STREAMS["inner"], step))
         apply_gradient(G, optimizer, generator_gradient(G, D, setting.formulation, real, fake, config.generator_loss))
         step += 1
         if step % config.checkpoint_every == 0:
