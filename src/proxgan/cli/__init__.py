@@ -21,6 +21,7 @@ from proxgan.errors import ProxganError
 
 #: subcommand name -> "module:attribute" of its click command
 SUBCOMMANDS: dict[str, str] = {
+    "theorem": "proxgan.cli.theorem:theorem",
     "equilibrium": "proxgan.cli.equilibrium:equilibrium",
     "evaluate": "proxgan.cli.evaluate:evaluate",
     "games": "proxgan.cli.games:games",
