@@ -66,7 +66,9 @@ def test_linear_discriminator_sobolev_distance_and_penalty_are_closed_form():
     real, _ = gaussian_batches()
     D, D0 = Linear([1.0, 2.0, -1.0]), Linear(W0)
     diff = D.w.detach() - D0.w
-    assert sobolev_distance_sq(D, D0, real).item() == pytest.approx(diff.pow(2).sum().item(), rel=1e-12)
+    distance = sobolev_distance_sq(D, D0, real)
+    assert distance.item() == pytest.approx(diff.pow(2).sum().item(), rel=1e-12)
+    assert torch.allclose(torch.autograd.grad(distance, D.w)[0], 2 * diff)
     ref = input_gradients(D0, real, create_graph=False)
     assert torch.allclose(ref, D0.w.expand_as(real))
     penalty = sobolev_penalty(D, real, ref)

@@ -171,7 +171,7 @@ OBJECTIVES: dict[str, Objective] = {
         # the generator descends -E[D(G(z))]. Not zero-sum: value() is the discriminator's objective.
         Objective(
             "hinge",
-            "eq. (8) with hinge terms",
+            "not in the paper (Lim & Ye 2017; Miyato et al. 2018)",
             real_term=_hinge_real,
             fake_term=_hinge_fake,
             generator_term=lambda v: -v,
