@@ -24,7 +24,7 @@ def test_dcgan_shapes_ranges_and_depth(shape, layers):
 
 
 def test_dcgan_32_parameter_count_matches_gulrajani_layout():
-    """G: 128 → 4·4·4DIM (BN, ReLU) → 4DIM→2DIM→DIM→3 5×5 up-convs; D: 3→DIM→2DIM→4DIM 5×5 convs → 1."""
+    """G: 128 → 4·4·4DIM (BN, ReLU) → 4DIM→2DIM→DIM→3 up-convs (5×5); D: 3→DIM→2DIM→4DIM convs → 1."""
     dim = 64
     G, D = DCGANGenerator(128, dim, 32, 3), DCGANDiscriminator(dim, 32, 3)
     g = (128 + 1) * 16 * 4 * dim + 2 * 16 * 4 * dim  # linear + BN

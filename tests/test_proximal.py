@@ -208,8 +208,8 @@ def test_spectral_norm_updates_inside_the_inner_loop():
     assert not torch.equal(first.parametrizations.weight[0]._u, before_u)
     for layer in (m for m in D.modules() if isinstance(m, nn.Linear)):
         assert torch.linalg.matrix_norm(layer.weight.detach(), 2).item() == pytest.approx(1.0, abs=1e-2)
-    next_batch = lambda: (real, fake)  # noqa: E731
-    proximal_maximize(D, get_formulation("sngan"), real, fake, ProximalConfig(steps=2, fresh_batches=True), next_batch=next_batch)
+    fresh = ProximalConfig(steps=2, fresh_batches=True)  # the frozen snapshot of a spectral-normed D works too
+    proximal_maximize(D, get_formulation("sngan"), real, fake, fresh, next_batch=lambda: (real, fake))
 
 
 def test_input_gradients_work_under_no_grad():

@@ -213,7 +213,9 @@ class Formulation:
     spectral_norm: bool = False
     reference: str = ""
 
-    def regularizer(self, D: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+    def regularizer(
+        self, D: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None
+    ) -> Tensor:
         """The constraint's additive term in D's loss: λ_GP · GP for WGAN-GP, else 0."""
         if not self.gradient_penalty:
             return real.new_zeros(())

@@ -6,7 +6,7 @@ doubles (G) or halves (D) per layer between the data and a small base grid:
 | resolution | base | channels (G top → bottom, D reversed) | notes |
 |---|---|---|---|
 | 8  (digits)   | 2×2 | 2DIM → DIM → C                 | one layer fewer |
-| 28 (MNIST)    | 4×4 | 4DIM → 2DIM → DIM → C          | G crops 8×8 → 7×7 after its first up-convolution (gan_mnist.py) |
+| 28 (MNIST)    | 4×4 | 4DIM → 2DIM → DIM → C          | G crops 8×8 → 7×7 after layer 1 (gan_mnist.py) |
 | 32 (CIFAR-10) | 4×4 | 4DIM → 2DIM → DIM → C          | gan_cifar.py |
 | 64 (CelebA)   | 4×4 | 8DIM → 4DIM → 2DIM → DIM → C   | one layer more (gan_64x64.py's DCGAN) |
 
