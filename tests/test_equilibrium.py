@@ -354,3 +354,86 @@ def test_config_validation_names_the_value():
         EquilibriumConfig(steps=0)
     with pytest.raises(ProxganError, match="unknown test 'both'"):
         run_test("both", dirac_setting(), config())
+
+
+# --- the command line on a tiny trained run -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A WGAN-GP MLP trained for 20 steps on the 8-mode ring (seconds)."""
+    from proxgan.config import config_from_dict
+    from proxgan.train import train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    config = config_from_dict({
+        "formulation": "wgan-gp", "data": {"name": "ring8", "n": 512}, "model": {"arch": "mlp", "dim": 8, "latent_dim": 4},
+        "train": {"steps": 20, "batch_size": 32, "n_critic": 2},
+        "log": {"every": 10, "sample_every": 1000, "checkpoint_every": 20, "n_samples": 64},
+    })  # fmt: skip
+    train(config, run_dir)
+    torch.set_num_threads(threads)
+    return run_dir
+
+
+def invoke(*args):
+    from click.testing import CliRunner
+
+    from proxgan.cli import main
+
+    return CliRunner().invoke(main, ["equilibrium", *map(str, args)])
+
+
+def test_cli_runs_both_tests_and_writes_curves_summaries_and_figure(tiny_run, tmp_path):
+    import json
+
+    out = tmp_path / "eq"
+    res = invoke(tiny_run, "--steps", 6, "--inner-steps", 2, "--log-points", 3, "--eval-size", 64, "--out", out, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["figures"] == ["equilibrium.png"] and (out / "equilibrium.png").stat().st_size > 10_000
+    tests = doc["results"]["tests"]
+    assert set(tests) == {"nash", "proximal"}
+    for name, t in tests.items():
+        assert [r["step"] for r in t["curve"]] == log_spaced_steps(6, 3) == [0, 1, 2, 6]
+        s = t["summary"]
+        assert s["objective_start"] == t["curve"][0]["objective"] and s["objective_end"] == t["curve"][-1]["objective"]
+        assert s["relative_drop"] == pytest.approx((s["objective_start"] - s["objective_end"]) / abs(s["objective_start"]))
+        assert s["quality_start"] is not None  # ring8: mode coverage's high-quality fraction
+    assert tests["nash"]["curve"][0] == tests["proximal"]["curve"][0]  # same θ_final, same fixed batches
+    assert doc["results"]["quality_metric"] == "modes high_quality_fraction"
+    assert "against its own discriminator" in doc["results"]["answer"]
+    # a rerun into the same --out resumes from the finished states: same curves
+    again = invoke(tiny_run, "--steps", 6, "--inner-steps", 2, "--log-points", 3, "--eval-size", 64, "--out", out, "--json")
+    assert json.loads((out / "results.json").read_text())["results"]["tests"] == tests, again.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lambda", "0"], "lambda must be > 0"),
+        (["--lambda", "nan"], "lambda must be finite"),
+        (["--steps", "0"], "steps must be a positive integer"),
+        (["--inner-steps", "-3"], "inner_steps must be a positive integer"),
+        (["--threshold", "-1"], "threshold must be > 0"),
+        (["--test", "stackelberg"], "stackelberg"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(tiny_run, tmp_path, args, message):
+    res = invoke(tiny_run, "--out", tmp_path / "eq", *args)
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().count("\n") == 0 and message in res.output
+
+
+def test_cli_missing_run_and_corrupt_checkpoint_are_one_line_exit_2(tiny_run, tmp_path):
+    import shutil
+
+    res = invoke(tmp_path / "nope", "--out", tmp_path / "eq")
+    assert res.exit_code == 2 and "does not exist" in res.output and res.output.strip().count("\n") == 0
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    (broken / "checkpoints" / "last.pt").write_bytes(b"garbage")
+    res = invoke(broken, "--out", tmp_path / "eq")
+    assert res.exit_code == 2 and "corrupt checkpoint" in res.output and res.output.strip().count("\n") == 0

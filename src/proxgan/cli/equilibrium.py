@@ -55,8 +55,9 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
     bars: dict[str, tqdm] = {}
 
     def progress(name: str, step: int, total: int) -> None:
-        bar = bars.setdefault(name, tqdm(total=total, desc=f"{name} test", unit="step", leave=False))
-        bar.update(step - bar.n)
+        if name not in bars:
+            bars[name] = tqdm(total=total, initial=step - 1, desc=f"{name} test", unit="step", leave=False)
+        bars[name].update(step - bars[name].n)
 
     def run(out_dir: Path) -> dict[str, Any]:
         try:
