@@ -437,3 +437,56 @@ def test_cli_missing_run_and_corrupt_checkpoint_are_one_line_exit_2(tiny_run, tm
     (broken / "checkpoints" / "last.pt").write_bytes(b"garbage")
     res = invoke(broken, "--out", tmp_path / "eq")
     assert res.exit_code == 2 and "corrupt checkpoint" in res.output and res.output.strip().count("\n") == 0
+
+
+# --- cross-check with the theorem lab's exact gaps (Theorem 1, 1-D WGAN) --------------------------
+
+
+class Shift(nn.Module):
+    """G_u(z) = z + u with u = clamp(b, −t, t): Theorem 1's generators with w = s* = 1 and ‖u‖ ≤ t."""
+
+    def __init__(self, b: float, t: float):
+        super().__init__()
+        self.b, self.t = nn.Parameter(torch.tensor(b, dtype=torch.float64)), t
+
+    def forward(self, z):
+        return z + self.b.clamp(-self.t, self.t)
+
+
+class ScaledAbs(nn.Module):
+    """The theorem lab's optimal 1-Lipschitz critic D*(x) = s·|x| for the 1-D WGAN."""
+
+    def __init__(self, slope: float):
+        super().__init__()
+        self.register_buffer("slope", torch.tensor(slope, dtype=torch.float64))
+
+    def forward(self, x):
+        return self.slope * x.abs().flatten()
+
+
+def test_nash_test_reaches_the_theorem_labs_exact_nash_gap_for_the_1d_wgan():
+    """X ~ N(0, σ²) with σ = 2, 𝒢 = {wz + u : |w| ≤ 1, |u| ≤ t}: G* = z and D*(x) = |x| (proxgan.theory).
+    Against the frozen D*, V(G_u, D*) = E|X| − E|Z + u| is maximal at u = 0 (a stationary point, so the test
+    starts at u = 0.05) and its minimum over 𝒢 is the lab's generator best response; the Nash test must reach
+    V(G*, D*) − nash_gap_generator and never go below it. Expectations use n midpoint quantiles of N(0, 1)."""
+    from proxgan.theory.gaussian import Setting
+    from proxgan.theory.lab import analyze
+
+    theory = analyze("wgan", Setting(sigma=2.0, dim=1, t=1.0), lambdas=np.array([0.1]))
+    assert theory["D_star"]["slope_sign"] == 1.0 and theory["G_star"] == {"W": [[1.0]], "u": [0.0]}
+    n = 2000
+    quantiles = torch.special.ndtri((torch.arange(n, dtype=torch.float64) + 0.5) / n)[:, None]
+
+    def setting(u0):
+        return GameSetting(Shift(u0, 1.0), ScaledAbs(theory["D_star"]["slope_sign"]), WGAN,
+                           lambda m, s: 2.0 * quantiles[:m], lambda m, s: quantiles[:m], adam(0.1))  # fmt: skip
+
+    cfg = config(steps=60, batch_size=n, eval_size=n)
+    at_star = run_test("nash", setting(0.0), cfg)
+    assert curve(at_star)[0] == pytest.approx(theory["value"], abs=1e-4)  # V(G*, D*) = W₁ = 2·E|Z| − E|Z|
+    np.testing.assert_array_equal(curve(at_star), curve(at_star)[0])  # ∇_u V = 0 at G*: a first-order test sees no gap
+    result = run_test("nash", setting(0.05), cfg)
+    best_response = theory["value"] - theory["nash_gap_generator"]
+    assert curve(result)[-1] == pytest.approx(best_response, abs=1e-4)
+    assert curve(result).min() >= best_response - 1e-4
+    assert theory["nash_gap_generator"] > 0.3  # Theorem 1: no Nash equilibrium here
