@@ -46,8 +46,9 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.setdefault(stage, tqdm(total=total, desc=stage, unit="it", leave=False))
-        bar.update(done - bar.n)
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, leave=False)
+        bars[stage].update(done - bars[stage].n)
 
     doc = evaluate_run(
         run_dir, metric_names, n_samples=n_samples, reference_samples=reference_samples,

@@ -109,6 +109,15 @@ def is_torchscript(path: Path) -> bool:
         return any("/code/" in name for name in z.namelist())
 
 
+def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
+    """``torch.jit.load`` on the CPU in eval mode, without its deprecation warning (a library never prints)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
 def _skeleton() -> torch.nn.Module:
     """torch-fidelity's InceptionV3 with random weights (only its state-dict layout is used)."""
     from unittest import mock
@@ -154,7 +163,7 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
     """A torch-fidelity-layout state dict from ``path`` (TorchScript files are converted); clear error if unusable."""
     try:
         if is_torchscript(path):
-            return convert_fid_helper_state_dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+            return convert_fid_helper_state_dict(load_torchscript(path).state_dict())
         state = torch.load(path, map_location="cpu", weights_only=True)
     except ProxganError:
         raise
@@ -198,7 +207,7 @@ def torchscript_features(path: str | Path, images: Tensor) -> Tensor:
     from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
     x = interpolate_bilinear_2d_like_tensorflow1x(to_uint8_rgb(images).float(), size=(299, 299), align_corners=False)
-    return torch.jit.load(str(path), map_location="cpu").eval()((x - 128) / 128)
+    return load_torchscript(path)((x - 128) / 128)
 
 
 def require_classifier(net: InceptionNet) -> None:
