@@ -316,7 +316,7 @@ def train(
         if nonfinite:
             bad = ", ".join(f"{k}={v}" for k, v in stats.items() if not math.isfinite(v)) or "another process"
             if rank == 0:
-                history.append({"step": step, **stats})
+                history.append({"step": step, **stats, "wall_seconds": wall()})
                 finish("diverged")
             raise TrainingDiverged(f"non-finite loss at step {step} ({bad}); last good checkpoint kept at {str(last)!r}")
         if rank == 0:

@@ -1,0 +1,205 @@
+"""The Trainer: exact D and G updates, n_critic, Algorithm 1's order, whole runs, exact resume, faults."""
+
+import copy
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from proxgan.config import OptimizerConfig, config_from_dict
+from proxgan.data import load_dataset
+from proxgan.errors import ProxganError
+from proxgan.objectives import OBJECTIVES, Formulation
+from proxgan.proximal import ProximalConfig, proximal_maximize
+from proxgan.runs import load_run
+from proxgan.train import ProximalStrategy, RegularStrategy, Trainer, TrainingDiverged, train
+
+WGAN = Formulation("wgan", OBJECTIVES["wgan"])  # V = E w·x − E w·G(z), no constraint
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is several times faster than two on the shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+SGD = OptimizerConfig(name="sgd", lr=0.1)
+
+
+class LinearG(nn.Module):
+    """G(z) = A z + b."""
+
+    def __init__(self, latent_dim=3):
+        super().__init__()
+        self.latent_dim, self.net = latent_dim, nn.Linear(latent_dim, 2)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class LinearD(nn.Module):
+    """D(x) = w·x."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([0.3, -0.2]))
+
+    def forward(self, x):
+        return x @ self.w
+
+
+def linear_trainer(strategy, formulation=WGAN, batch_size=16):
+    torch.manual_seed(0)
+    data = load_dataset("gaussian", n=500, mean=1.0, std=0.5, seed=0)
+    return Trainer(LinearG(), LinearD(), formulation, strategy, data, batch_size=batch_size, g_optimizer=SGD, seed=4)
+
+
+def regular(n_critic):
+    return RegularStrategy(config_from_dict({"train": {"n_critic": n_critic, "d_optimizer": {"name": "sgd", "lr": 0.1}}}))
+
+
+def test_discriminator_step_is_one_sgd_ascent_step_on_V():
+    """WGAN with D(x) = w·x: ∇_w V = mean(real) − mean(fake), so w ← w + η (mean real − mean fake)."""
+    trainer = linear_trainer(regular(1))
+    real, fake = torch.randn(8, 2), torch.randn(8, 2) + 1
+    w0 = trainer.D.w.detach().clone()
+    stats = trainer.discriminator_step(real, fake)
+    assert torch.allclose(trainer.D.w, w0 + 0.1 * (real.mean(0) - fake.mean(0)), atol=1e-6)
+    assert stats["value"] == pytest.approx(float((real @ w0).mean() - (fake @ w0).mean()), abs=1e-6)
+    assert stats["d_loss"] == pytest.approx(-stats["value"])
+
+
+def test_weight_clipping_is_applied_after_each_discriminator_step():
+    trainer = linear_trainer(regular(1), Formulation("wgan-wc", OBJECTIVES["wgan"], weight_clip=0.01))
+    trainer.discriminator_step(torch.randn(8, 2), torch.randn(8, 2))
+    assert trainer.D.w.abs().max().item() == pytest.approx(0.01)
+
+
+def test_regular_strategy_takes_n_critic_steps_on_fresh_batches():
+    trainer = linear_trainer(regular(3))
+    data_rng, noise_rng = copy.deepcopy(trainer.data_rng), copy.deepcopy(trainer.noise_rng)
+    w = trainer.D.w.detach().clone()
+    with torch.no_grad():
+        for _ in range(3):
+            real = trainer.data.batch(16, data_rng)
+            fake = trainer.G(torch.randn(16, 3, generator=noise_rng))
+            w += 0.1 * (real.mean(0) - fake.mean(0))
+    trainer.strategy.update_discriminator(trainer)
+    assert torch.allclose(trainer.D.w, w, atol=1e-6)
+
+
+def test_generator_step_descends_the_generator_loss_at_fixed_D():
+    """WGAN generator loss −mean(w·(Az+b)): ∂/∂b = −w and ∂/∂A = −w mean(z)ᵀ, so SGD moves b by +η w."""
+    trainer = linear_trainer(regular(1))
+    noise_rng = copy.deepcopy(trainer.noise_rng)
+    A0, b0, w = (t.detach().clone() for t in (trainer.G.net.weight, trainer.G.net.bias, trainer.D.w))
+    trainer.generator_step()
+    z = torch.randn(16, 3, generator=noise_rng)
+    assert torch.allclose(trainer.G.net.bias, b0 + 0.1 * w, atol=1e-6)
+    assert torch.allclose(trainer.G.net.weight, A0 + 0.1 * torch.outer(w, z.mean(0)), atol=1e-6)
+    assert torch.equal(trainer.D.w, w) and trainer.D.w.requires_grad and trainer.D.w.grad is None
+
+
+def test_proximal_step_is_algorithm_1_inner_loop_then_generator_step():
+    """One proximal iteration = proximal_maximize from w_k on the outer batch, then θ's step at w_{k+1}."""
+    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": "sgd", "lr": 0.05}})
+    trainer = linear_trainer(ProximalStrategy(config))
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    data_rng, noise_rng = copy.deepcopy(trainer.data_rng), copy.deepcopy(trainer.noise_rng)
+    stats = trainer.train_step()
+
+    real = trainer.data.batch(16, data_rng)
+    with torch.no_grad():
+        fake = G(torch.randn(16, 3, generator=noise_rng))
+    expected = proximal_maximize(D, WGAN, real, fake, config.proximal)
+    w_new = D.w.detach().clone()
+    b_new = G.net.bias.detach() + 0.1 * w_new  # the generator steps at the *updated* discriminator
+    assert torch.allclose(trainer.D.w, w_new, atol=1e-6)
+    assert torch.allclose(trainer.G.net.bias, b_new, atol=1e-6)
+    assert stats["d_loss"] == pytest.approx(expected["inner_losses"][-1], abs=1e-6)
+    assert stats["penalty"] == pytest.approx(expected["penalty"], abs=1e-6) and stats["penalty"] > 0
+
+
+# --- whole runs ---------------------------------------------------------------------------------
+
+def tiny(strategy="regular", formulation="wgan-gp", steps=6, **sections):
+    raw = {
+        "seed": 3, "formulation": formulation,
+        "data": {"name": "digits", "n": 200}, "model": {"arch": "dcgan", "dim": 4, "latent_dim": 8},
+        "train": {"strategy": strategy, "steps": steps, "batch_size": 8, "n_critic": 2},
+        "proximal": {"steps": 3, "fresh_batches": True},
+        "log": {"every": 1, "sample_every": 4, "checkpoint_every": 2, "n_samples": 16},
+    }  # fmt: skip
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    return config_from_dict(raw)
+
+
+def losses(doc):
+    return {k: v for k, v in doc["results"]["losses"].items() if k != "wall_seconds"}
+
+
+def test_a_run_writes_its_directory_and_loads_back(tmp_path):
+    seen = []
+    doc = train(tiny(steps=4), tmp_path, progress=lambda s, n, st: seen.append((s, n)))
+    r = doc["results"]
+    assert r["status"] == "completed" and r["steps"] == 4 and seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert r["losses"]["step"] == [1, 2, 3, 4] and set(r["final"]) >= {"d_loss", "g_loss", "value"}
+    assert doc["figures"] == ["samples.png", "losses.png"]
+    for name in ("config.yaml", "results.json", "samples.png", "losses.png", "checkpoints/last.pt",
+                 "samples/step_0000004.png"):
+        assert (tmp_path / name).is_file(), name
+    assert any((tmp_path / "tb").iterdir())
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [rec["step"] for rec in log] == [1, 2, 3, 4] and log[-1]["g_loss"] == r["final"]["g_loss"]
+    run = load_run(tmp_path)
+    assert run.step == 4 and run.latent_dim == 8 and run.data.shape == (1, 8, 8)
+    assert run.sample(5, seed=1).shape == (5, 1, 8, 8)
+    with pytest.raises(ProxganError, match="already holds a run"):
+        train(tiny(steps=4), tmp_path)
+
+
+@pytest.mark.parametrize("strategy,formulation", [("regular", "wgan-gp"), ("proximal", "sngan")])
+def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation):
+    config = tiny(strategy, formulation, steps=6)
+    full = train(config, tmp_path / "full")
+    calls = []
+    part = train(config, tmp_path / "part", should_stop=lambda: calls.append(1) or len(calls) == 3)
+    assert part["results"]["status"] == "interrupted" and part["results"]["steps"] == 3
+    resumed = train(config, tmp_path / "part", resume=True)
+    assert resumed["results"]["status"] == "completed"
+    assert losses(resumed) == losses(full)
+    a, b = load_run(tmp_path / "full"), load_run(tmp_path / "part")
+    for x, y in zip([*a.generator.state_dict().values(), *a.discriminator.state_dict().values()],
+                    [*b.generator.state_dict().values(), *b.discriminator.state_dict().values()]):
+        assert torch.equal(x, y)
+
+
+def test_resume_can_extend_a_run_but_not_change_the_model(tmp_path):
+    train(tiny(steps=2), tmp_path)
+    assert train(tiny(steps=3), tmp_path, resume=True)["results"]["steps"] == 3
+    with pytest.raises(ProxganError, match="trained with model.dim=4 but the config says 8"):
+        train(tiny(steps=4, model={"dim": 8}), tmp_path, resume=True)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    step = Trainer.generator_step
+
+    def exploding(self):
+        stats = step(self)
+        return {"g_loss": float("nan")} if self.step == 2 else stats  # self.step is the number of finished steps
+
+    monkeypatch.setattr(Trainer, "generator_step", exploding)
+    with pytest.raises(TrainingDiverged, match="non-finite loss at step 3 .*g_loss=nan.*last good checkpoint"):
+        train(tiny(steps=6), tmp_path)
+    assert load_run(tmp_path).step == 2
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["results"]["status"] == "diverged" and doc["results"]["final"]["g_loss"] is None
+
+
+def test_amp_needs_cuda(tmp_path):
+    with pytest.raises(ProxganError, match="amp=true needs a CUDA device"):
+        train(tiny(train={"amp": True}), tmp_path)
