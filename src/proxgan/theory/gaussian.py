@@ -229,18 +229,19 @@ def grid_zoom_minimize(fn, lows: list, highs: list, *, points: int = 21, levels:
     lo, hi = list(lo0), list(hi0)
     batch = lo[0].shape
     frac = np.linspace(0.0, 1.0, points)
+    sizes = [1 if np.all(lo0[i] == hi0[i]) else points for i in range(k)]  # fixed coordinates: one point
     best_value, argmin = np.full(batch, np.inf), [np.zeros(batch) for _ in range(k)]
     for _ in range(levels):
         axes = []
         for i in range(k):
-            axis = lo[i][..., None] + (hi[i] - lo[i])[..., None] * frac
-            shape = batch + (1,) * i + (points,) + (1,) * (k - i - 1)
+            axis = lo[i][..., None] + (hi[i] - lo[i])[..., None] * frac[: sizes[i]]
+            shape = batch + (1,) * i + (sizes[i],) + (1,) * (k - i - 1)
             axes.append(axis.reshape(shape))
         coords = np.broadcast_arrays(*axes)
         values = fn(*coords)
         flat = values.reshape(batch + (-1,))
         best = np.argmin(flat, axis=-1)
-        idx = np.unravel_index(best, (points,) * k)
+        idx = np.unravel_index(best, tuple(sizes))
         level_value = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
         improved = level_value < best_value
         best_value = np.where(improved, level_value, best_value)

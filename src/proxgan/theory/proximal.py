@@ -91,7 +91,7 @@ def lambda_max_search(
     gaps: np.ndarray,
     tol: float,
     *,
-    bisections: int = 40,
+    bisections: int = 20,
 ) -> dict:
     """Largest λ for which (G*, D*) is a λ-proximal equilibrium, from a sweep refined by bisection.
 

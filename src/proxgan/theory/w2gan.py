@@ -91,23 +91,36 @@ def divergence_minimizer(setting: Setting) -> LinearGenerator:
 # --- reduced coordinates ----------------------------------------------------------------------
 
 
-def _curvature_root(sigma, eta, m_ref, lam, p, R, iterations: int = 64):
-    """Root m > 0 of the decreasing stationarity condition of :func:`direction_value`:
+def _curvature_root(sigma, eta, m_ref, lam, p, R, bisections: int = 24, newton: int = 5):
+    """Root m > 0 of the decreasing, convex stationarity condition of :func:`direction_value`:
 
     g(m) = −σ² + η²p/m² + 16η²Rλ²/(1 + 4mλ)² + 8λσ²(m_ref − m) = 0,
 
-    by bisection on (0, m_hi] with m_hi = max(m_ref, η√(2(p+R))/σ), where g ≤ −σ²/2.
+    bracketed by bisection on (0, m_hi] with m_hi = max(m_ref, η√(2(p+R))/σ) (where g ≤ −σ²/2),
+    then polished by Newton steps from the bracket's left end (monotone for convex decreasing g).
     """
+    def g(m):
+        return (
+            -(sigma**2) + eta**2 * np.divide(p, m**2, out=np.zeros_like(m), where=p > 0) + 16 * eta**2 * R * lam**2 / (1 + 4 * m * lam) ** 2
+            + 8 * lam * sigma**2 * (m_ref - m)
+        )
+
+    def slope(m):
+        return -2 * eta**2 * np.divide(p, m**3, out=np.zeros_like(m), where=p > 0) - 128 * eta**2 * R * lam**3 / (1 + 4 * m * lam) ** 3 - 8 * lam * sigma**2
+
     lo = np.zeros_like(p)
     hi = np.maximum(m_ref, eta * np.sqrt(2 * (p + R)) / sigma) + 1e-300
-    for _ in range(iterations):
+    for _ in range(bisections):
         m = (lo + hi) / 2
-        g = -(sigma**2) + eta**2 * p / m**2 + 16 * eta**2 * R * lam**2 / (1 + 4 * m * lam) ** 2
-        g = g + 8 * lam * sigma**2 * (m_ref - m)
-        positive = g > 0
+        positive = g(m) > 0
         lo = np.where(positive, m, lo)
         hi = np.where(positive, hi, m)
-    return (lo + hi) / 2
+    lo = np.maximum(lo, 1e-150)
+    m = np.where(lo > 1e-150, lo, (lo + hi) / 2)
+    for _ in range(newton):
+        d = slope(m)
+        m = np.clip(m - np.divide(g(m), d, out=np.zeros_like(m), where=d < 0), lo, hi)
+    return m
 
 
 def direction_value(sigma, eta, m_ref, lam, p, R):
