@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "proxgan.cli.evaluate:evaluate",
     "games": "proxgan.cli.games:games",
     "train": "proxgan.cli.train:train",
+    "reproduce": "proxgan.cli.reproduce:reproduce_command",
+    "report": "proxgan.cli.reproduce:report_command",
 }
 
 
