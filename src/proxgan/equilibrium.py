@@ -32,7 +32,15 @@ from torch import Tensor, nn
 
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
 from proxgan.io import atomic_write
-from proxgan.proximal import OPTIMIZERS, ProximalConfig, frozen_copy, proximal_maximize, scores_and_input_gradients, sobolev_penalty
+from proxgan.objectives import Formulation
+from proxgan.proximal import (
+    OPTIMIZERS,
+    ProximalConfig,
+    frozen_copy,
+    proximal_maximize,
+    scores_and_input_gradients,
+    sobolev_penalty,
+)
 
 TESTS = ("nash", "proximal")
 #: what the generator descends: V itself (eqs. 5 and 19 as written) or the run's generator loss
@@ -44,16 +52,16 @@ GENERATOR_LOSSES = ("value", "training")
 class EquilibriumConfig:
     """Settings of one equilibrium test; the defaults are the paper's (λ = 0.1, 50 inner Adam steps)."""
 
-    steps: int = 500
+    steps: int = 200
     lam: float = 0.1
     inner_steps: int = 50
     inner_optimizer: str = "adam"
     inner_lr: float = 1e-4
     inner_betas: tuple[float, float] = (0.5, 0.9)
     batch_size: int = 64
-    eval_size: int = 512
+    eval_size: int = 256
     grid_size: int = 8
-    log_points: int = 16
+    log_points: int = 12
     seed: int = 0
     generator_loss: str = "value"
     track_proximal: bool = True
@@ -92,7 +100,7 @@ class GameSetting:
 
     generator: nn.Module
     discriminator: nn.Module
-    formulation: Any
+    formulation: Formulation
     sample_real: Callable[[int, int], Tensor]
     sample_latents: Callable[[int, int], Tensor]
     make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -110,7 +118,10 @@ def log_spaced_steps(total: int, points: int) -> list[int]:
 
 
 #: independent random streams of a test: fixed evaluation batches, per-step batches, inner solves (GP interpolation)
-STREAMS = {name: i for i, name in enumerate(("eval_real", "eval_latents", "grid_latents", "real", "latents", "inner", "eval_inner"))}
+STREAMS = {
+    name: i
+    for i, name in enumerate(("eval_real", "eval_latents", "grid_latents", "real", "latents", "inner", "eval_inner"))
+}
 
 
 def derived_seed(seed: int, stream: int, step: int) -> int:
@@ -124,19 +135,14 @@ def state_fingerprint(*modules: nn.Module) -> str:
     for m in modules:
         for name, t in m.state_dict().items():
             h.update(name.encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+            h.update(t.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 
-def objective_value(formulation, d_real: Tensor, d_fake: Tensor) -> Tensor:
-    """V(G, D) estimated from D's raw outputs on real and generated samples (eqs. 6–8)."""
-    return formulation.objective.value(d_real, d_fake)
-
-
-def generator_objective(formulation, kind: str, d_real: Tensor, d_fake: Tensor) -> Tensor:
-    """The loss the generator descends: V itself (``"value"``) or the run's generator loss (``"training"``)."""
+def generator_objective(formulation: Formulation, kind: str, d_real: Tensor, d_fake: Tensor) -> Tensor:
+    """The loss the generator descends: V(G, D) itself (``"value"``, eqs. 6–8) or the run's generator loss."""
     if kind == "value":
-        return objective_value(formulation, d_real.detach(), d_fake)
+        return formulation.objective.value(d_real.detach(), d_fake)
     return formulation.objective.generator_loss(d_fake)
 
 
@@ -145,7 +151,7 @@ def trainable(module: nn.Module) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
-def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formulation, real: Tensor, fake: Tensor,
+def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formulation: Formulation, real: Tensor, fake: Tensor,
                            config: ProximalConfig, *, seed: int = 0) -> nn.Module:
     """D_w* of eq. (11): reset ``D_work`` to w_final, run the inner proximal maximization, return it frozen.
 
@@ -162,7 +168,7 @@ def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formul
     return D_work.eval().requires_grad_(False)
 
 
-def generator_gradient(G: nn.Module, D: nn.Module, formulation, real: Tensor, fake: Tensor, kind: str) -> list[Tensor]:
+def generator_gradient(G: nn.Module, D: nn.Module, formulation: Formulation, real: Tensor, fake: Tensor, kind: str) -> list[Tensor]:
     """∇_θ of the generator's loss against the fixed discriminator ``D``, one tensor per trainable parameter.
 
     Nash test: D = D_wfinal (eq. 5). Proximal test: D = D_w* (Proposition 4, eq. 14).
@@ -211,30 +217,36 @@ class FixedEvaluation:
         )
 
 
-def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation, fixed: FixedEvaluation,
-                       config: ProximalConfig, *, seed: int = 0) -> float:
-    """V_λ^prox(G, D_wfinal) ≈ V(G, D_w*) − λ·‖D_w* − D_wfinal‖² (eq. 11) on the fixed evaluation batch."""
+def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation: Formulation,
+                       fixed: FixedEvaluation, config: ProximalConfig, *, seed: int = 0) -> float:
+    """V_λ^prox(G, D_wfinal) ≈ V(G, D_w*) − λ·(1/2n)Σᵢ‖∇ₓD_w*(xᵢ) − ∇ₓD_wfinal(xᵢ)‖² on the fixed evaluation batch.
+
+    Eq. (11) with the Sobolev norm (15) in Algorithm 1's scaling (the λ/2 that ``proxgan.proximal`` maximizes);
+    the gradient penalty of WGAN-GP shapes the inner solve but is not part of the reported value.
+    """
     with torch.no_grad():
         fake = G(fixed.z_eval)
     D_star = proximal_discriminator(D_work, w_final, formulation, fixed.real, fake, config, seed=seed)
     penalty = sobolev_penalty(D_star, fixed.real, fixed.ref_grads).detach()
     with torch.no_grad():
-        value = objective_value(formulation, D_star(fixed.real), D_star(fake))
+        value = formulation.objective.value(D_star(fixed.real), D_star(fake))
     return float(value - config.lam * penalty)
 
 
-def evaluate(step: int, G: nn.Module, D_frozen: nn.Module, D_work: nn.Module | None, w_final, setting: GameSetting, fixed: FixedEvaluation, config: EquilibriumConfig) -> tuple[dict[str, float | int | None], Tensor]:
+def evaluate(step: int, G: nn.Module, D_frozen: nn.Module, D_work: nn.Module | None, w_final: dict[str, Tensor],
+             setting: GameSetting, fixed: FixedEvaluation, config: EquilibriumConfig) -> tuple[dict[str, Any], Tensor]:
     """One record of the curves at ``step`` and the fixed-noise samples (generator in eval mode)."""
     was_training = G.training
     G.eval()
     with torch.no_grad():
         fake = G(fixed.z_eval)
-        record = {"step": step, "objective": float(objective_value(setting.formulation, fixed.d_real, D_frozen(fake)))}
+        record = {"step": step, "objective": float(setting.formulation.objective.value(fixed.d_real, D_frozen(fake)))}
         grid = G(fixed.z_grid).detach().cpu()
     record["quality"] = setting.quality.score(fake) if setting.quality is not None else None
+    eval_seed = derived_seed(config.seed, STREAMS["eval_inner"], 0)
     record["proximal_objective"] = (
-        proximal_objective(G, D_work, w_final, setting.formulation, fixed, config.proximal, seed=derived_seed(config.seed, STREAMS["eval_inner"], 0))
-        if D_work is not None else None
+        None if D_work is None
+        else proximal_objective(G, D_work, w_final, setting.formulation, fixed, config.proximal, seed=eval_seed)
     )
     G.train(was_training)
     return record, grid
@@ -291,7 +303,8 @@ def run_test(
     fixed = FixedEvaluation.build(setting, D_frozen, config)
     logged = log_spaced_steps(config.steps, config.log_points)
 
-    header = {"test": test, "config": dataclasses.asdict(config), "fingerprint": state_fingerprint(setting.generator, setting.discriminator)}
+    fingerprint = state_fingerprint(setting.generator, setting.discriminator)
+    header = {"test": test, "config": dataclasses.asdict(config), "fingerprint": fingerprint}
     state_path = Path(state_path) if state_path is not None else None
     saved = _load_state(state_path, header) if state_path is not None else None
     if saved is None:
@@ -319,8 +332,11 @@ def run_test(
         real = setting.sample_real(config.batch_size, derived_seed(config.seed, STREAMS["real"], step))
         z = setting.sample_latents(config.batch_size, derived_seed(config.seed, STREAMS["latents"], step))
         fake = G(z)
-        D = D_frozen if test == "nash" else proximal_discriminator(
-            D_work, w_final, setting.formulation, real, fake.detach(), config.proximal, seed=derived_seed(config.seed, STREAMS["inner"], step))
+        if test == "nash":
+            D = D_frozen
+        else:
+            inner_seed = derived_seed(config.seed, STREAMS["inner"], step)
+            D = proximal_discriminator(D_work, w_final, setting.formulation, real, fake.detach(), config.proximal, seed=inner_seed)
         apply_gradient(G, optimizer, generator_gradient(G, D, setting.formulation, real, fake, config.generator_loss))
         step += 1
         if step % config.checkpoint_every == 0:
@@ -362,33 +378,33 @@ def summarize_test(curve: list[dict[str, Any]], steps: int) -> dict[str, Any]:
     }
 
 
-def _change(amount: float, relative: float) -> str:
+def _sentence(opening: str, amount: float, relative: float, steps: int, conclusion: str) -> str:
+    """``<opening> improved its objective by X (Y% of its start) in N steps: <conclusion>``."""
     if amount >= 0:
-        return f"improved its objective by {amount:.4g} ({relative:.1%} of its start)"
-    return f"did not improve its objective (it rose by {-amount:.4g}, {-relative:.1%})"
+        change = f"improved its objective by {amount:.4g} ({relative:.1%} of its start)"
+    else:
+        change = f"did not improve its objective (it rose by {-amount:.4g}, {-relative:.1%})"
+    return f"{opening} {change} in {steps} steps: {conclusion}"
 
 
 def nash_verdict(summary: dict[str, Any], threshold: float) -> dict[str, Any]:
     """Eq. (5): a relative drop of V(G_θ, D_wfinal) above ``threshold`` refutes a Nash equilibrium."""
     refuted = summary["relative_drop"] > threshold
-    sentence = (
-        f"against its own discriminator this generator {_change(summary['objective_drop'], summary['relative_drop'])}"
-        f" in {summary['steps']} steps: "
-        + ("not a Nash equilibrium" if refuted else "no evidence against a Nash equilibrium at this step budget")
-        + f" (threshold: relative drop > {threshold:.0%})"
-    )
+    conclusion = "not a Nash equilibrium" if refuted else "no evidence against a Nash equilibrium at this step budget"
+    sentence = _sentence("against its own discriminator this generator", summary["objective_drop"],
+                         summary["relative_drop"], summary["steps"],
+                         f"{conclusion} (threshold: relative drop > {threshold:.0%})")  # fmt: skip
     return {"nash_refuted": refuted, "sentence": sentence}
 
 
 def proximal_verdict(summary: dict[str, Any], threshold: float, lam: float) -> dict[str, Any]:
-    """Eq. (19): a relative drop of V_λ^prox(G_θ, D_wfinal) at most ``threshold`` is consistent with a λ-proximal equilibrium."""
+    """Eq. (19): a relative drop of V_λ^prox(G_θ, D_wfinal) of at most ``threshold`` is consistent with a
+    λ-proximal equilibrium (the generator side of eq. 12)."""
     consistent = summary["proximal_relative_drop"] <= threshold
-    sentence = (
-        f"against the proximal objective (λ={lam:g}) it {_change(summary['proximal_objective_drop'], summary['proximal_relative_drop'])}"
-        f" in {summary['steps']} steps: "
-        + ("consistent with a λ-proximal equilibrium" if consistent else "not a λ-proximal equilibrium")
-        + f" (threshold: relative drop ≤ {threshold:.0%})"
-    )
+    conclusion = "consistent with a λ-proximal equilibrium" if consistent else "not a λ-proximal equilibrium"
+    sentence = _sentence(f"against the proximal objective (λ={lam:g}) it", summary["proximal_objective_drop"],
+                         summary["proximal_relative_drop"], summary["steps"],
+                         f"{conclusion} (threshold: relative drop ≤ {threshold:.0%})")  # fmt: skip
     return {"proximal_consistent": consistent, "sentence": sentence}
 
 
@@ -480,23 +496,27 @@ def run_equilibrium(
         for test in tests
     }  # fmt: skip
     summaries = {test: summarize_test(o["curve"], config.steps) for test, o in outcomes.items()}
-    verdicts = {}
-    if "nash" in summaries:
-        verdicts["nash"] = nash_verdict(summaries["nash"], threshold)
-    if "proximal" in summaries:
-        verdicts["proximal"] = proximal_verdict(summaries["proximal"], threshold, config.lam)
-    figure = plot_equilibrium(outcomes, run.data, out_dir, lam=config.lam, quality_name=setting.quality.name if setting.quality else None)
-    quality_note = None if setting.quality else f"no cheap quality metric for dataset {run.data.name!r}; quality not tracked"
+    verdicts = {
+        t: nash_verdict(summaries[t], threshold) if t == "nash" else proximal_verdict(summaries[t], threshold, config.lam)
+        for t in tests
+    }
+    figure = plot_equilibrium(outcomes, run.data, out_dir, lam=config.lam, quality=setting.quality)
+    if setting.quality is not None:
+        quality_note = None
+    elif quality:
+        quality_note = f"no cheap quality metric for dataset {run.data.name!r} (see QUALITY_METRICS); quality not tracked"
+    else:
+        quality_note = "quality tracking turned off"
     return {
-        "config": {"run_dir": str(run_dir), "checkpoint": checkpoint, "run_step": run.step, "formulation": run.formulation.name,
-                   "dataset": run.data.name, "tests": tests, "threshold": threshold, "device": device,
-                   **dataclasses.asdict(config)},
+        "config": {"run_dir": str(run_dir), "checkpoint": checkpoint, "run_step": run.step,
+                   "formulation": run.formulation.name, "dataset": run.data.name, "tests": tests,
+                   "threshold": threshold, "device": device, **dataclasses.asdict(config)},  # fmt: skip
         "results": {
             "tests": {t: {"curve": outcomes[t]["curve"], "summary": summaries[t], **verdicts[t]} for t in tests},
             "quality_metric": setting.quality.name if setting.quality else None,
             "quality_higher_is_better": setting.quality.higher_is_better if setting.quality else None,
             "quality_note": quality_note,
-            "answer": " ; ".join(verdicts[t]["sentence"] for t in tests),
+            "answer": "; ".join(verdicts[t]["sentence"] for t in tests),
         },
         "figures": [figure],
     }
@@ -533,13 +553,13 @@ def _draw_samples(ax, samples: Tensor, data) -> None:
 TEST_TITLES = {"nash": "Nash test: min_θ V(G_θ, D_final)  (eq. 5)", "proximal": "proximal test: min_θ V^prox_λ(G_θ, D_final)  (eq. 19)"}
 
 
-def plot_equilibrium(outcomes: dict[str, dict], data, out_dir: str | Path, *, lam: float, quality_name: str | None,
+def plot_equilibrium(outcomes: dict[str, dict], data, out_dir: str | Path, *, lam: float, quality: Quality | None,
                      strips: int = 5, name: str = "equilibrium.png") -> str:
     """Objective V(G_θ, D_final) vs step for each test on one axis (V^prox dashed), quality beside it,
     and under it one strip of fixed-noise samples per test at ``strips`` of the logged steps."""
     from proxgan.figures import plt, save_figure
 
-    has_quality = quality_name is not None
+    has_quality = quality is not None
     fig = plt.figure(figsize=(2.3 * strips, 3.2 + 2.2 * len(outcomes)))
     grid = fig.add_gridspec(1 + len(outcomes), strips, height_ratios=[1.5] + [1.0] * len(outcomes))
     ax = fig.add_subplot(grid[0, : strips - 2 if has_quality else strips])
@@ -559,7 +579,7 @@ def plot_equilibrium(outcomes: dict[str, dict], data, out_dir: str | Path, *, la
             qax.plot([r["step"] for r in outcome["curve"]], [r["quality"] for r in outcome["curve"]], "o-", ms=3, color=f"C{i}", label=test)
         qax.set_xscale("symlog", linthresh=1)
         qax.set_xlabel("generator step")
-        qax.set_title(quality_name, fontsize=9)
+        qax.set_title(f"{quality.name} ({'higher' if quality.higher_is_better else 'lower'} is better)", fontsize=9)
         qax.legend(fontsize=7)
     for row, (test, outcome) in enumerate(outcomes.items(), start=1):
         chosen = strip_steps(sorted(outcome["samples"]), strips)

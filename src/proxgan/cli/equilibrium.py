@@ -14,16 +14,16 @@ from proxgan.cli import json_option, out_option, record_experiment
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--test", "test", type=click.Choice(["nash", "proximal", "both"]), default="both", show_default=True,
               help="nash: min_θ V(G_θ, D_final) (eq. 5); proximal: min_θ V_λ^prox(G_θ, D_final) (eq. 19).")
-@click.option("--steps", type=int, default=500, show_default=True,
+@click.option("--steps", type=int, default=200, show_default=True,
               help="Generator steps of each test (the paper: 10,000).")
 @click.option("--lambda", "lam", type=float, default=0.1, show_default=True, help="λ of the proximal objective (eq. 11).")
 @click.option("--inner-steps", type=int, default=50, show_default=True,
               help="Adam steps of the proximal maximization, started at w_final at every generator step.")
 @click.option("--inner-lr", type=float, default=None, help="Learning rate of the inner maximization (default: the run's proximal.lr).")
 @click.option("--batch-size", type=int, default=None, help="Batch size of the generator steps (default: the run's).")
-@click.option("--eval-size", type=int, default=512, show_default=True,
+@click.option("--eval-size", type=int, default=256, show_default=True,
               help="Fixed real/latent batch on which the objectives and the quality are tracked.")
-@click.option("--log-points", type=int, default=16, show_default=True, help="How many log-spaced steps are tracked.")
+@click.option("--log-points", type=int, default=12, show_default=True, help="How many log-spaced steps are tracked.")
 @click.option("--generator-loss", type=click.Choice(["value", "training"]), default="value", show_default=True,
               help="value: descend V itself (eqs. 5, 19); training: the run's generator loss (non-saturating for nsgan/sngan).")
 @click.option("--threshold", type=float, default=0.1, show_default=True,
