@@ -179,7 +179,12 @@ def divergence_1d(name: str, sigma, w, u):
         log_r = -0.5 * (x / ex(sigma)) ** 2 + 0.5 * ((x - ex(u)) / ex(w)) ** 2 + np.log(ex(w) / ex(sigma))
         return _normal_pdf_safe(x, ex(u), ex(w)) * f_value(name, np.exp(np.clip(log_r, -300, 300)))
 
-    return _expect(integrand, gaussian_edges([0.0 * sigma, u], [sigma, w], [], pieces=8, width=14.0))
+    # windows: P_X, P_G, and p_X²/p_G ∝ N(−u/(w²a), 1/a), a = 2/σ² − 1/w² (Pearson's integrand)
+    a = 2 / sigma**2 - 1 / w**2
+    ok = a > 1e-6
+    safe = np.where(ok, a, 1.0)
+    tilt_mean, tilt_std = np.where(ok, -u / (w**2 * safe), u), np.where(ok, 1 / np.sqrt(safe), w)
+    return _expect(integrand, gaussian_edges([0.0 * sigma, u, tilt_mean], [sigma, w, tilt_std], [], pieces=8, width=14.0))
 
 
 def generator_min_1d(setting: Setting, name: str, sigma):
@@ -269,6 +274,6 @@ def monte_carlo_generator_objective(name: str, setting: Setting, draws):
         ut = torch.as_tensor(u).requires_grad_(True)
         value = -fake_terms(name, setting, z, Wt, ut).mean()
         gW, gu = torch.autograd.grad(value, (Wt, ut))
-        return float(value), gW.numpy(), gu.numpy()
+        return float(value.detach()), gW.numpy(), gu.numpy()
 
     return objective

@@ -91,14 +91,16 @@ def lambda_max_search(
     gaps: np.ndarray,
     tol: float,
     *,
-    bisections: int = 20,
+    rounds: int = 2,
+    points: int = 64,
 ) -> dict:
-    """Largest λ for which (G*, D*) is a λ-proximal equilibrium, from a sweep refined by bisection.
+    """Largest λ for which (G*, D*) is a λ-proximal equilibrium, from a sweep refined in the bracket.
 
     By Proposition 3 the equilibrium set shrinks as λ grows, so the largest swept λ with gap ≤ tol
-    below the first failing one brackets λ_max; bisection on ``gap_at`` (vectorised, λ array →
-    gap array) narrows the bracket. ``lambda_max`` is ∞ when every swept λ passes (the swept range
-    holds no failure) and 0 when even the smallest fails (``bracket`` then is [0, λ_min]).
+    below the first failing one brackets λ_max; each refinement round evaluates ``gap_at``
+    (vectorised, λ array → gap array) on ``points`` log-spaced λ inside the bracket and keeps the
+    sub-bracket where the verdict flips. ``lambda_max`` is ∞ when every swept λ passes and 0 when
+    even the smallest fails (``bracket`` then is [0, λ_min]).
     """
     order = np.argsort(lambdas)
     lambdas, gaps = np.asarray(lambdas)[order], np.asarray(gaps)[order]
@@ -106,16 +108,18 @@ def lambda_max_search(
     if failing.size == 0:
         return {"lambda_max": float("inf"), "bracket": [float(lambdas[-1]), float("inf")]}
     first = failing[0]
-    lo = float(lambdas[first - 1]) if first > 0 else 0.0
     hi = float(lambdas[first])
     if first == 0:
         return {"lambda_max": 0.0, "bracket": [0.0, hi]}
-    for _ in range(bisections):
-        mid = np.sqrt(lo * hi)
-        if gap_at(np.array([mid]))[0] > tol:
-            hi = mid
+    lo = float(lambdas[first - 1])
+    for _ in range(rounds):
+        grid = np.geomspace(lo, hi, points + 2)[1:-1]
+        fails = np.nonzero(gap_at(grid) > tol)[0]
+        if fails.size:
+            hi = float(grid[fails[0]])
+            lo = float(grid[fails[0] - 1]) if fails[0] > 0 else lo
         else:
-            lo = mid
+            lo = float(grid[-1])
     return {"lambda_max": lo, "bracket": [lo, hi]}
 
 
