@@ -35,23 +35,25 @@ def games(eta=0.1, alt_bounded=True, rho_error=0.0):
 
 def nash_row(f, sigma, is_nash, constraint=False, gap=0.3):
     g = 0.0 if is_nash else gap
-    return {"formulation": f, "sigma": sigma, "sigma_min_constraint": constraint,
-            "nash_gap_generator": g, "nash_gap_discriminator": 0.0, "is_nash": is_nash}
+    return {"formulation": f, "sigma": sigma, "sigma_min_constraint": constraint, "tolerance": 1e-8,
+            "nash_gap_generator": g, "nash_gap_discriminator": None if f == "fgan-kl" else 0.0, "is_nash": is_nash}
 
 
-def theory(nash_above=False, nash_below=True, lambda_ratio=1.0, nested=True):
-    eta = 0.5
-    lam_t = 1 / (4 * eta)
-    lambdas = [0.1 * lam_t * k for k in range(1, 21)]
-    flags = [lam <= lam_t * lambda_ratio + 1e-12 for lam in lambdas]
-    if not nested:
-        flags[-1] = True
+def lambda_row(f, lam_t, lambda_ratio=1.0, nested=True, unbounded=False):
+    lambdas = [0.1 * k for k in range(1, 21)]
+    flags = [unbounded or lam <= lam_t * lambda_ratio + 1e-12 for lam in lambdas]
+    return {"formulation": f, "eta": 0.5, "lambdas": lambdas, "is_proximal_equilibrium": flags,
+            "lambda_max": None if unbounded else lam_t * lambda_ratio, "lambda_max_unbounded": unbounded,
+            "lambda_theorem": lam_t, "nesting_violations": 0 if nested else 3}
+
+
+def theory(nash_above=False, nash_below=True, lambda_ratio=1.0, nested=True, wgan_theorem=None):
     return doc({
-        "tolerance": 1e-6,
         "nash": [nash_row(f, s, nash_above) for f in ("w2gan", "wgan", "fgan-kl") for s in (1.5, 2.0)]
-        + [nash_row(f, 0.5, nash_below, constraint=True) for f in ("w2gan", "wgan")],
-        "proximal": [{"formulation": "w2gan", "eta": eta, "lambdas": lambdas, "is_proximal_equilibrium": flags,
-                      "lambda_max": max(lam for lam, ok in zip(lambdas, flags) if ok), "lambda_theorem": lam_t}],
+        + [nash_row(f, 0.5, nash_below, constraint=True) for f in ("w2gan", "wgan")]
+        + [nash_row("w2gan", 0.5, True)],  # σ < 1 without Remark 1's constraint: not part of either claim
+        "proximal": [lambda_row("w2gan", 1 / (4 * 0.5), lambda_ratio, nested),
+                     lambda_row("wgan", 0.0, 1.0) | {"lambda_theorem": wgan_theorem}],
     }, ["sigma_sweep.png", "lambda_sweep.png"])
 
 
@@ -126,7 +128,16 @@ def test_each_claim_can_fail(claim, stages):
     assert r["reason"]
 
 
-def test_theorem2_tolerates_grid_resolution_only():
+def test_theorem3_needs_its_hypothesis():
+    r = V.judge_theorem3({"theory": theory()})
+    assert r["verdict"] == V.NOT_APPLICABLE and "gives no λ > 0" in r["reason"]
+    t = theory()
+    t["results"]["summary"]["proximal"][1] = lambda_row("wgan", 0.3, unbounded=True)
+    r = V.judge_theorem3({"theory": t})
+    assert r["verdict"] == V.REPRODUCED and r["measured"]["settings"][0]["ratio"] == "∞"
+
+
+def test_theorem2_tolerates_bisection_accuracy_only():
     t = theory()
     row = t["results"]["summary"]["proximal"][0]
     row["lambda_max"] = row["lambda_theorem"] * (1 - V.LAMBDA_RTOL / 2)

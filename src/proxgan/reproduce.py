@@ -1,0 +1,607 @@
+"""The whole paper in one pipeline: ``proxgan reproduce --scale tiny|quick|cpu|gpu --out DIR``.
+
+Stages, in the paper's order (each writes ``DIR/<stage>/results.json`` and its figures):
+
+1. ``games``    — the GDA family on min θ·φ: measured contraction factors against the closed forms.
+2. ``theory``   — Theorem 1 / Remark 1 σ sweeps, Theorems 2–3 λ sweeps, Proposition 3's nesting.
+3. ``train``    — the trained GANs the equilibrium tests need: WGAN-WC, WGAN-GP, SN-GAN (§2, §6).
+4. ``nash``     — §2's Nash test on them (eq. 5): freeze D, optimize G.
+5. ``proximal`` — §6.1's proximal-equilibrium test on the same runs (eq. 19).
+6. ``table1``   — §6.2: regular vs proximal training, same architecture and generator-step budget,
+   several seeds, mean ± std of the quality metric; and proximal at regular training's wall-clock time.
+
+A stage whose ``results.json`` exists is skipped (resumable); ``force`` reruns it from scratch. A
+stage whose proxgan module is missing is reported as "not run: <module> unavailable", never faked.
+``DIR/results.json`` collects the stage summaries and the verdicts of :mod:`proxgan.report.verdicts`;
+``DIR/report.html`` is the self-contained report (:func:`write_report`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from proxgan.errors import ProxganError, check_choice, check_choices
+from proxgan.io import atomic_write, write_json
+from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, versions, write_results
+
+#: ``progress(message)``: one line per event; the CLI prints it, library code never does.
+Progress = Callable[[str], None]
+
+REPORT_NAME = "report.html"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Step counts and data of every stage at one scale; recorded in each stage's config."""
+
+    name: str
+    summary: str
+    games: dict[str, Any]
+    theory: dict[str, Any]
+    train: dict[str, Any]
+    equilibrium: dict[str, Any]
+    table1: dict[str, Any]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    data_root: str | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the pipeline: ``run(stage_dir, context) -> {"config", "results", "figures"}``.
+
+    ``results["summary"]`` is what the verdicts read; ``modules`` are the proxgan modules it needs;
+    ``requires`` the stages whose results it reads.
+    """
+
+    name: str
+    title: str
+    modules: tuple[str, ...]
+    run: Callable[[Path, "Context"], dict[str, Any]]
+    requires: tuple[str, ...] = ()
+
+
+@dataclass
+class Context:
+    """What a stage sees: the reproduction directory, the scale, the device and the progress callback."""
+
+    root: Path
+    scale: Scale
+    device: str = "cpu"
+    progress: Progress = field(default=lambda message: None)
+
+    def stage_results(self, name: str) -> dict[str, Any]:
+        return read_results(self.root / name)
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+def unavailable_module(stage: Stage) -> str | None:
+    """The first proxgan module ``stage`` needs that cannot be imported, or None."""
+    for module in stage.modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module.startswith(exc.name):
+                return module
+            raise
+    return None
+
+
+def select_stages(names: str | list[str] | None) -> list[Stage]:
+    """The chosen stages (comma list or ``all``) plus the stages they read, in pipeline order."""
+    chosen = set(check_choices("stage", names or "all", [s.name for s in STAGES]))
+    by_name = {s.name: s for s in STAGES}
+    pending = list(chosen)
+    while pending:
+        for required in by_name[pending.pop()].requires:
+            if required not in chosen:
+                chosen.add(required)
+                pending.append(required)
+    return [s for s in STAGES if s.name in chosen]
+
+
+def _existing(stage_dir: Path, scale: str) -> dict[str, Any] | None:
+    """The stage's results if it already ran at ``scale``; a different scale is an error."""
+    if not (stage_dir / RESULTS_NAME).is_file():
+        return None
+    doc = read_results(stage_dir)
+    if doc["config"].get("scale") != scale:
+        raise ProxganError(
+            f"{str(stage_dir)!r} holds results at scale {doc['config'].get('scale')!r}, not {scale!r}; "
+            "use another --out or --force"
+        )
+    return doc
+
+
+def run_stage(stage: Stage, context: Context) -> dict[str, Any]:
+    """Run one stage into ``root/<stage>`` and write its results.json (with the scale and wall time)."""
+    stage_dir = prepare_out_dir(context.root / stage.name)
+    start = time.perf_counter()
+    payload = stage.run(stage_dir, context)
+    return write_results(
+        stage_dir, command=f"proxgan reproduce --scale {context.scale.name} --stages {stage.name}",
+        config={"scale": context.scale.name, **payload["config"]}, results=payload["results"],
+        figures=payload["figures"], wall_seconds=time.perf_counter() - start,
+    )
+
+
+def run_pipeline(
+    out_dir: str | Path,
+    *,
+    scale: str = "quick",
+    stages: str | list[str] | None = None,
+    force: bool = False,
+    data_root: str | None = None,
+    device: str = "cpu",
+    progress: Progress | None = None,
+    command: str = "proxgan reproduce",
+) -> dict[str, Any]:
+    """Run the selected stages into ``out_dir``, then write ``results.json`` and ``report.html`` there.
+
+    Returns the top-level results document: ``results.stages[name] = {"status", "wall_seconds",
+    "summary"}`` and ``results.verdicts`` (one record per claim of the paper).
+    """
+    root = prepare_out_dir(out_dir)
+    the_scale = get_scale(scale, data_root=data_root)
+    progress = progress or (lambda message: None)
+    context = Context(root=root, scale=the_scale, device=device, progress=progress)
+    selected = select_stages(stages)
+    statuses: dict[str, str] = {}
+    start = time.perf_counter()
+    for index, stage in enumerate(selected, 1):
+        stage_dir = root / stage.name
+        if force and stage_dir.exists():
+            shutil.rmtree(stage_dir)
+        prefix = f"[{index}/{len(selected)}] {stage.name}"
+        if _existing(stage_dir, the_scale.name) is not None:
+            statuses[stage.name] = "done (existing results reused)"
+            progress(f"{prefix}: results exist, skipped (--force reruns)")
+            continue
+        missing = unavailable_module(stage)
+        blocked = [r for r in stage.requires if not (root / r / RESULTS_NAME).is_file()]
+        if missing or blocked:
+            statuses[stage.name] = f"not run: {missing} unavailable" if missing else f"not run: needs stage {blocked[0]!r}"
+            progress(f"{prefix}: {statuses[stage.name]}")
+            continue
+        progress(f"{prefix}: {stage.title}")
+        doc = run_stage(stage, context)
+        statuses[stage.name] = "done"
+        progress(f"{prefix}: done in {doc['wall_seconds']:.1f} s")
+    doc = collect(root, the_scale, statuses, command=command, wall_seconds=time.perf_counter() - start)
+    write_report(root)
+    progress(f"report: {root / REPORT_NAME}")
+    return doc
+
+
+def stage_documents(root: Path) -> dict[str, dict[str, Any] | None]:
+    """Every stage's results document in ``root`` (None where the stage has no results)."""
+    return {s.name: read_results(root / s.name) if (root / s.name / RESULTS_NAME).is_file() else None
+            for s in STAGES}
+
+
+def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str, wall_seconds: float) -> dict:
+    """Write ``root/results.json``: per stage its status, wall time and summary; the verdicts."""
+    from proxgan.report.verdicts import judge_all
+
+    docs = stage_documents(root)
+    for name, doc in docs.items():
+        statuses.setdefault(name, "done (existing results reused)" if doc else "not run: not selected")
+    stages = {name: {"status": statuses[name], "wall_seconds": doc and doc["wall_seconds"],
+                     "summary": doc and doc["results"]["summary"]} for name, doc in docs.items()}
+    figures = [f"{name}/{fig}" for name, doc in docs.items() if doc for fig in doc["figures"]]
+    return write_results(
+        root, command=command, config={"scale": scale.name, "seeds": list(scale.seeds),
+                                       "parameters": scale.parameters()},
+        results={"stages": stages, "verdicts": judge_all(docs, statuses)}, figures=figures,
+        wall_seconds=wall_seconds,
+    )
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def environment(top: dict[str, Any], docs: dict[str, dict | None]) -> dict[str, Any]:
+    """The footer: command, scale, seeds, versions, machine, wall time per stage and in total."""
+    stage_times = {name: (f"{doc['wall_seconds']:.1f} s" if doc else top["results"]["stages"][name]["status"])
+                   for name, doc in docs.items()}
+    total = sum(doc["wall_seconds"] for doc in docs.values() if doc)
+    return {
+        "command": top["command"],
+        "scale": top["config"]["scale"],
+        "seeds": top["config"]["seeds"],
+        "wall time per stage": stage_times,
+        "wall time, all stages": f"{total:.1f} s",
+        "versions": top["versions"],
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "report written": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def write_report(out_dir: str | Path) -> Path:
+    """(Re)write ``out_dir/report.html`` from the stage results there; the verdicts are recomputed and
+    stored back into ``out_dir/results.json`` so both always agree."""
+    from proxgan.report.html import render_page
+    from proxgan.report.verdicts import judge_all
+
+    root = Path(out_dir)
+    if not (root / RESULTS_NAME).is_file():
+        raise ProxganError(f"{str(root)!r} holds no reproduction (no {RESULTS_NAME}); run 'proxgan reproduce' first")
+    top = read_results(root)
+    if "verdicts" not in top.get("results", {}):
+        raise ProxganError(f"{str(root / RESULTS_NAME)!r} is not a 'proxgan reproduce' result")
+    docs = stage_documents(root)
+    statuses = {name: entry["status"] for name, entry in top["results"]["stages"].items()}
+    records = judge_all(docs, statuses)
+    scale = top["config"]["scale"]
+    page = render_page(
+        records, root=root, heading="Do GANs always have Nash equilibria? — proxgan reproduction",
+        intro=f"Farnia & Ozdaglar, ICML 2020, reproduced by proxgan at scale '{scale}': "
+              f"{SCALES[scale].summary if scale in SCALES else ''} Each verdict is computed from the measured "
+              "numbers with the thresholds shown.",
+        footer=environment(top, docs),
+    )
+    top["results"]["verdicts"] = records
+    write_json(root / RESULTS_NAME, top)
+    return atomic_write(root / REPORT_NAME, lambda f: f.write(page.encode("utf-8")))
+
+
+# --- stage 1: the GDA family on θ·φ ------------------------------------------------------------
+
+
+def games_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
+    """The lecture's experiment on min θ·φ: every method from (1, 1), measured ρ beside the closed form."""
+    from proxgan.games.lab import run
+
+    p = ctx.scale.games
+    out = run(stage_dir, game="bilinear", methods=p["methods"], lr=p["lr"], steps=p["steps"])
+    keys = ("rho_empirical", "rho_theory", "bounded", "converged", "final_distance")
+    summary = {"lr": p["lr"], "steps": p["steps"],
+               "methods": {name: {k: m[k] for k in keys} for name, m in out["results"]["methods"].items()}}
+    return {"config": out["config"], "results": {"summary": summary, "games": out["results"]},
+            "figures": out["figures"]}
+
+
+# --- stage 2: the theorem lab ------------------------------------------------------------------
+
+
+def _nash_rows(formulation: str, sweep: dict[str, Any], remark1: bool) -> list[dict[str, Any]]:
+    """One row per σ of a Nash-gap sweep (gaps are null where the divergence is infinite)."""
+    return [{"formulation": formulation, "sigma": sigma, "sigma_min_constraint": remark1,
+             "nash_gap_generator": gen, "nash_gap_discriminator": disc, "is_nash": ok, "tolerance": tol}
+            for sigma, gen, disc, ok, tol in zip(sweep["sigmas"], sweep["generator_gaps"],
+                                                 sweep["discriminator_gaps"], sweep["is_nash"], sweep["tolerance"])]
+
+
+def theory_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
+    """Theorem 1 / Remark 1: Nash gaps vs σ under both constraint sets; Theorems 2–3 and Proposition 3:
+    λ-proximal gaps vs λ at the setting's σ, λ_max beside the theorem's λ."""
+    import numpy as np
+
+    from proxgan.io import to_jsonable
+    from proxgan.theory.gaussian import Setting
+    from proxgan.theory.lab import run_sweep
+
+    p = ctx.scale.theory
+    setting = Setting(sigma=p["sigma"], dim=p["dim"], t=p["t"], eta=p["eta"])
+    sigmas = np.linspace(p["sigma_min"], p["sigma_max"], p["sigmas"])
+    lambdas = np.geomspace(p["lambda_min"], p["lambda_max"], p["lambdas"]) / setting.eta
+    out = to_jsonable(run_sweep(stage_dir, list(p["formulations"]), setting, sigmas, lambdas,
+                                progress=lambda name: ctx.progress(f"    theory: {name}")))
+    res = out["results"]
+    nash = [row for f, sweep in res["sigma_sweep"].items()
+            for key, remark1 in (("standard", False), ("remark1", True)) for row in _nash_rows(f, sweep[key], remark1)]
+    proximal = [{"formulation": f, "eta": setting.eta, "lambdas": r["lambdas"],
+                 "is_proximal_equilibrium": r["is_proximal_equilibrium"], "lambda_max": r["lambda_max"],
+                 "lambda_max_unbounded": r["lambda_max"] is None, "lambda_max_bracket": r["lambda_max_bracket"],
+                 "lambda_theorem": r["lambda_theorem"], "nesting_violations": r["nesting_violations"]}
+                for f, r in res["lambda_sweep"].items()]
+    summary = {"sigma": setting.sigma, "dim": setting.dim, "nash": nash, "proximal": proximal}
+    return {"config": out["config"], "results": {"summary": summary, "sweeps": res}, "figures": out["figures"]}
+
+
+# --- training runs (stages 3 and 6) ------------------------------------------------------------
+
+#: metric -> (key of its result in proxgan.metrics.evaluate, higher is better)
+METRIC_VALUES: dict[str, tuple[str, bool]] = {
+    "is": ("mean", True),
+    "cls_is": ("mean", True),
+    "fid": ("value", False),
+    "cls_fid": ("value", False),
+    "modes": ("high_quality_fraction", True),
+    "w2": ("value", False),
+}
+
+
+def training_config(p: dict[str, Any], formulation: str, *, strategy: str, seed: int, steps: int,
+                    dim: int | None = None, data_root: str | None = None):
+    """The experiment config of one run: the scale's base config, its overrides for ``formulation``, then
+    the run's strategy, seed, generator-step budget and width DIM."""
+    from proxgan.config import load_config
+
+    overrides = [*p.get("overrides", []), *p.get("formulation_overrides", {}).get(formulation, []),
+                 f"formulation={formulation}", f"train.strategy={strategy}", f"seed={seed}", f"train.steps={steps}"]
+    if dim is not None:
+        overrides.append(f"model.dim={dim}")
+    if data_root is not None:
+        overrides.append(f"data.root={data_root}")
+    return load_config(p["config"], overrides)
+
+
+def train_run(config, run_dir: Path, ctx: Context, label: str) -> dict[str, Any]:
+    """Train ``config`` into ``run_dir``; a completed run there is reused, an interrupted one resumed."""
+    from proxgan.runs import checkpoint_path
+    from proxgan.train import train
+
+    if (run_dir / RESULTS_NAME).is_file() and read_results(run_dir)["results"].get("status") == "completed":
+        return read_results(run_dir)
+    every = max(1, config.train.steps // 4)
+
+    def report(step: int, total: int, stats: dict[str, float]) -> None:
+        if step % every == 0:
+            ctx.progress(f"    {label}: generator step {step}/{total}")
+
+    return train(config, run_dir, device=ctx.device, resume=checkpoint_path(run_dir).is_file(), progress=report,
+                 command=f"proxgan reproduce ({label})")
+
+
+def training_seconds(doc: dict[str, Any]) -> float:
+    """Wall time of the training loop itself (the last logged step's clock; no data loading or figures)."""
+    return float(doc["results"]["final"]["wall_seconds"])
+
+
+def sample_quality(run_dir: Path, metric: str, n_samples: int, ctx: Context) -> float:
+    """``metric`` of ``n_samples`` generator samples of the run in ``run_dir`` (seed 0)."""
+    from proxgan.metrics import evaluate
+    from proxgan.runs import load_run
+
+    run = load_run(run_dir, device=ctx.device)
+    result = evaluate(lambda n: run.sample(n, seed=0), run.data, [metric], n_samples=n_samples, device=ctx.device,
+                      data_root=ctx.scale.data_root)
+    return float(result[metric][METRIC_VALUES[metric][0]])
+
+
+def train_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
+    """The trained GANs of §2/§6.1 (WGAN-WC, WGAN-GP, SN-GAN), regular training, first seed."""
+    p = ctx.scale.train
+    runs, figures = {}, []
+    for formulation in p["formulations"]:
+        config = training_config(p, formulation, strategy="regular", seed=ctx.scale.seeds[0], steps=p["steps"],
+                                 data_root=ctx.scale.data_root)
+        doc = train_run(config, stage_dir / formulation, ctx, f"train {formulation}")
+        runs[formulation] = {"run": formulation, "steps": doc["results"]["steps"], "final": doc["results"]["final"],
+                             "training_seconds": training_seconds(doc)}
+        figures += [f"{formulation}/{name}" for name in doc["figures"]]
+    summary = {"dataset": p["dataset"], "steps": p["steps"], "runs": runs}
+    return {"config": p, "results": {"summary": summary}, "figures": figures}
+
+
+# --- stages 4 and 5: equilibrium tests on the trained runs -------------------------------------
+
+
+def _equilibrium_summary(test: str, doc: dict[str, Any]) -> dict[str, Any]:
+    s = doc["results"]["tests"][test]["summary"]
+    return {"objective_start": s["objective_start"], "objective_end": s["objective_end"],
+            "proximal_objective_start": s["proximal_objective_start"],
+            "proximal_objective_end": s["proximal_objective_end"],
+            "quality_metric": doc["results"]["quality_metric"],
+            "quality_higher_is_better": doc["results"]["quality_higher_is_better"],
+            "quality_start": s["quality_start"], "quality_end": s["quality_end"]}
+
+
+def equilibrium_stage(test: str, stage_dir: Path, ctx: Context) -> dict[str, Any]:
+    """The Nash test (eq. 5) or the proximal test (eq. 19) on every trained run of the ``train`` stage.
+
+    The proximal stage also draws the Nash curve beside its own (the paper's figure): it starts from a
+    copy of the Nash test's finished state, so that test resumes at its end instead of running again.
+    """
+    from proxgan.equilibrium import run_equilibrium
+
+    p = ctx.scale.equilibrium
+    runs, figures, raw = {}, [], {}
+    for formulation in ctx.stage_results("train")["results"]["summary"]["runs"]:
+        out_dir = prepare_out_dir(stage_dir / formulation)
+        tests = ("nash",) if test == "nash" else ("nash", "proximal")
+        nash_state = ctx.root / "nash" / formulation / "state_nash.pt"
+        if test == "proximal" and nash_state.is_file():
+            shutil.copyfile(nash_state, out_dir / nash_state.name)
+
+        def report(name: str, step: int, total: int, label=f"{test} test {formulation}") -> None:
+            if name == test and step % max(1, total // 4) == 0:
+                ctx.progress(f"    {label}: generator step {step}/{total}")
+
+        doc = run_equilibrium(ctx.root / "train" / formulation, out_dir, tests=tests, device=ctx.device,
+                              progress=report, **p)
+        runs[formulation] = _equilibrium_summary(test, doc)
+        raw[formulation] = doc["results"]
+        figures += [f"{formulation}/{name}" for name in doc["figures"]]
+    summary = {"steps": p["steps"], "runs": runs}
+    return {"config": p, "results": {"summary": summary, "tests": raw}, "figures": figures}
+
+
+# --- stage 6: Table 1, regular versus proximal training ----------------------------------------
+
+
+def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
+    """§6.2: per (formulation, DIM) and seed, regular and proximal training with the same generator-step
+    budget, scored by the scale's metric; then proximal training cut to regular training's wall-clock time:
+    steps × (total regular time / total proximal time), at most the step budget itself."""
+    from proxgan.report.verdicts import value_stats
+
+    p = ctx.scale.table1
+    key, higher = METRIC_VALUES[p["metric"]]
+    rows, runs = [], {}
+
+    def scored(formulation: str, dim: int, strategy: str, seed: int, steps: int, name: str) -> tuple[float, float]:
+        config = training_config(p, formulation, strategy="proximal" if strategy != "regular" else "regular",
+                                 seed=seed, steps=steps, dim=dim, data_root=ctx.scale.data_root)
+        run_dir = stage_dir / "runs" / name
+        doc = train_run(config, run_dir, ctx, name)
+        score = sample_quality(run_dir, p["metric"], p["samples"], ctx)
+        runs[name] = {"strategy": strategy, "seed": seed, "steps": steps, "score": score,
+                      "training_seconds": training_seconds(doc)}
+        return score, runs[name]["training_seconds"]
+
+    for formulation in p["formulations"]:
+        for dim in p["dims"]:
+            scores: dict[str, list[float]] = {"regular": [], "proximal": [], "equal_time": []}
+            seconds: dict[str, list[float]] = {"regular": [], "proximal": [], "equal_time": []}
+            for strategy in ("regular", "proximal"):
+                for seed in ctx.scale.seeds:
+                    s, t = scored(formulation, dim, strategy, seed, p["steps"], f"{formulation}-dim{dim}-{strategy}-seed{seed}")
+                    scores[strategy].append(s)
+                    seconds[strategy].append(t)
+            ratio = sum(seconds["regular"]) / sum(seconds["proximal"])
+            equal_steps = max(1, min(p["steps"], round(p["steps"] * ratio)))
+            for seed in ctx.scale.seeds:
+                s, t = scored(formulation, dim, "equal_time", seed, equal_steps,
+                              f"{formulation}-dim{dim}-proximal-{equal_steps}steps-seed{seed}")
+                scores["equal_time"].append(s)
+                seconds["equal_time"].append(t)
+            rows.append({
+                "formulation": formulation, "dim": dim,
+                "regular": value_stats(scores["regular"]) | {"seconds": value_stats(seconds["regular"])},
+                "proximal": value_stats(scores["proximal"]) | {"seconds": value_stats(seconds["proximal"])},
+                "equal_time": {"proximal_steps": equal_steps, "time_ratio": ratio,
+                               "proximal": value_stats(scores["equal_time"]) | {"seconds": value_stats(seconds["equal_time"])}},
+            })
+    summary = {"dataset": p["dataset"], "metric": p["metric"], "metric_key": key, "higher_is_better": higher,
+               "steps": p["steps"], "seeds": list(ctx.scale.seeds), "rows": rows}
+    figures = [plot_table1(summary, stage_dir)]
+    first = ctx.scale.seeds[0]
+    for formulation in p["formulations"]:
+        for strategy in ("regular", "proximal"):
+            name = f"{formulation}-dim{p['dims'][0]}-{strategy}-seed{first}"
+            if (stage_dir / "runs" / name / "samples.png").is_file():
+                figures.append(f"runs/{name}/samples.png")
+    return {"config": p, "results": {"summary": summary, "runs": runs}, "figures": figures}
+
+
+def plot_table1(summary: dict[str, Any], out_dir: Path) -> str:
+    """Bars of mean ± std per row: regular, proximal (same steps), proximal (same wall-clock time)."""
+    from proxgan.figures import plt, save_figure
+
+    rows = summary["rows"]
+    columns = (("regular", "regular", lambda r: r["regular"]), ("proximal", "proximal, same steps", lambda r: r["proximal"]),
+               ("equal", "proximal, same time", lambda r: r["equal_time"]["proximal"]))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(rows), 3.4))
+    width = 0.8 / len(columns)
+    for i, (_, label, pick) in enumerate(columns):
+        xs = [j + (i - 1) * width for j in range(len(rows))]
+        ax.bar(xs, [pick(r)["mean"] for r in rows], width, yerr=[pick(r)["std"] for r in rows], capsize=3, label=label)
+    ax.set_xticks(range(len(rows)), [f"{r['formulation']}\nDIM={r['dim']}" for r in rows])
+    arrow = "higher" if summary["higher_is_better"] else "lower"
+    ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
+    ax.set_title(f"{summary['dataset']}: {summary['steps']} generator steps, {len(summary['seeds'])} seeds")
+    ax.legend(fontsize=8)
+    return save_figure(fig, out_dir, "table1.png")
+
+
+# --- scales and the stage registry -------------------------------------------------------------
+
+_FORMULATIONS = ("wgan-wc", "wgan-gp", "sngan")
+_TABLE1_FORMULATIONS = ("wgan-wc", "sngan")
+_ALL_THEORY = ("w2gan-quadratic", "w2gan", "wgan", "fgan-vanilla", "fgan-kl", "fgan-reverse-kl", "fgan-pearson",
+               "fgan-hellinger")
+_THEORY = {"formulations": _ALL_THEORY, "sigma": 2.0, "dim": 1, "t": 1.0, "eta": 1.0, "sigma_min": 0.5,
+           "sigma_max": 2.0, "sigmas": 50, "lambda_min": 1e-3, "lambda_max": 1e2, "lambdas": 50}
+_GAMES = {"methods": "simgda,altgda,ppm,eg,ogda", "lr": 0.2, "steps": 1000}
+#: §6: RMSprop for WGAN-WC (lr 5e-5, Arjovsky et al.); Adam 1e-4, β = (0.5, 0.9) otherwise (Gulrajani et al.)
+_PAPER_OPTIMIZERS = {"wgan-wc": ["train.g_optimizer.name=rmsprop", "train.g_optimizer.lr=5e-5",
+                                 "train.d_optimizer.name=rmsprop", "train.d_optimizer.lr=5e-5"]}
+_LOG = ["log.every=10", "log.sample_every=1000000", "log.checkpoint_every=1000000"]
+
+SCALES: dict[str, Scale] = {
+    "tiny": Scale(
+        "tiny", "a smoke test of every stage in seconds; the numbers mean nothing.",
+        games={"methods": "simgda,altgda,ppm,eg", "lr": 0.2, "steps": 50},
+        theory=_THEORY | {"formulations": ("w2gan", "wgan", "fgan-vanilla"), "sigmas": 4, "lambda_min": 1e-2,
+                          "lambda_max": 10.0, "lambdas": 7},
+        train={"config": "digits", "dataset": "ring8", "formulations": ("sngan",), "steps": 4,
+               "overrides": ["data.name=ring8", "model.arch=mlp", "model.dim=8", "train.batch_size=32",
+                             "train.n_critic=2", "proximal.steps=2", "log.every=1", "log.sample_every=1000"]},
+        equilibrium={"steps": 3, "inner_steps": 2, "log_points": 3, "eval_size": 64},
+        table1={"config": "digits", "dataset": "ring8", "metric": "modes", "samples": 256,
+                "formulations": ("wgan-wc",), "dims": (8,), "steps": 4,
+                "overrides": ["data.name=ring8", "model.arch=mlp", "train.batch_size=32", "train.n_critic=2",
+                              "proximal.steps=2", "log.every=1", "log.sample_every=1000"]},
+        seeds=(0,),
+    ),
+    "quick": Scale(
+        "quick", "embedded data only (8-mode ring of Gaussians), about 10 minutes on a 2-core CPU; shows the "
+        "direction of every claim, not the paper's numbers.",
+        games=_GAMES,
+        theory=_THEORY | {"sigmas": 25, "lambdas": 40},
+        train={"config": "digits", "dataset": "ring8", "formulations": _FORMULATIONS, "steps": 500,
+               "overrides": ["data.name=ring8", "model.arch=mlp", "model.dim=32", "train.g_optimizer.lr=1e-3",
+                             "train.d_optimizer.lr=1e-3", "proximal.lr=1e-3", *_LOG]},
+        equilibrium={"steps": 100, "inner_steps": 20, "log_points": 8, "eval_size": 512},
+        table1={"config": "digits", "dataset": "ring8", "metric": "modes", "samples": 2000,
+                "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 500,
+                "overrides": ["data.name=ring8", "model.arch=mlp", "train.g_optimizer.lr=1e-3",
+                              "train.d_optimizer.lr=1e-3", "proximal.lr=1e-3", *_LOG]},
+    ),
+    "cpu": Scale(
+        "cpu", "MNIST at reduced step counts with a narrow DCGAN, at most about 2 hours on a 2-core CPU; needs "
+        "MNIST under --data-root.",
+        games=_GAMES,
+        theory=_THEORY,
+        train={"config": "digits", "dataset": "mnist", "formulations": _FORMULATIONS, "steps": 3000,
+               "overrides": ["data.name=mnist", "model.arch=dcgan", "model.dim=32", *_LOG],
+               "formulation_overrides": _PAPER_OPTIMIZERS},
+        equilibrium={"steps": 300, "inner_steps": 20, "log_points": 12, "eval_size": 512},
+        table1={"config": "digits", "dataset": "mnist", "metric": "cls_is", "samples": 5000,
+                "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 1000,
+                "overrides": ["data.name=mnist", "model.arch=dcgan", *_LOG], "formulation_overrides": _PAPER_OPTIMIZERS},
+    ),
+    "gpu": Scale(
+        "gpu", "the paper's protocol: DCGAN, 200,000 generator steps, 5 discriminator steps per generator step, "
+        "10,000-step equilibrium tests with 50 inner Adam steps, Inception scores on CIFAR-10 (data under "
+        "--data-root; Inception weights with a classifier head).",
+        games=_GAMES,
+        theory=_THEORY,
+        train={"config": "digits", "dataset": "mnist", "formulations": _FORMULATIONS, "steps": 200_000,
+               "overrides": ["data.name=mnist", "model.arch=dcgan", "model.dim=64", "log.every=100",
+                             "log.sample_every=10000", "log.checkpoint_every=5000"],
+               "formulation_overrides": _PAPER_OPTIMIZERS},
+        equilibrium={"steps": 10_000, "inner_steps": 50, "log_points": 16, "eval_size": 512},
+        table1={"config": "digits", "dataset": "cifar10", "metric": "is", "samples": 50_000,
+                "formulations": _TABLE1_FORMULATIONS, "dims": (64, 128), "steps": 200_000,
+                "overrides": ["data.name=cifar10", "model.arch=dcgan", "log.every=100", "log.sample_every=10000",
+                              "log.checkpoint_every=5000"], "formulation_overrides": _PAPER_OPTIMIZERS},
+    ),
+}
+
+
+def get_scale(name: str, *, data_root: str | None = None) -> Scale:
+    """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in."""
+    from dataclasses import replace
+
+    return replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("games", "GDA family on min θ·φ (lecture)", ("proxgan.games.lab",), games_stage),
+    Stage("theory", "Gaussian GAN games: Nash gaps vs σ, proximal gaps vs λ (Thm. 1–3)", ("proxgan.theory.lab",),
+          theory_stage),
+    Stage("train", "training WGAN-WC, WGAN-GP and SN-GAN (§2, §6)", ("proxgan.train", "proxgan.metrics"),
+          train_stage),
+    Stage("nash", "Nash test: frozen D, optimize G (§2, eq. 5)", ("proxgan.equilibrium",),
+          lambda stage_dir, ctx: equilibrium_stage("nash", stage_dir, ctx), requires=("train",)),
+    Stage("proximal", "proximal-equilibrium test, λ = 0.1 (§6.1, eq. 19)", ("proxgan.equilibrium",),
+          lambda stage_dir, ctx: equilibrium_stage("proximal", stage_dir, ctx), requires=("train", "nash")),
+    Stage("table1", "regular vs proximal training (§6.2, Table 1)", ("proxgan.train", "proxgan.metrics"),
+          table1_stage),
+)

@@ -1,0 +1,157 @@
+"""The reproduction pipeline: stage selection, resumability, missing modules, the tiny end-to-end smoke run, CLI."""
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+from click.testing import CliRunner
+
+from proxgan import reproduce as R
+from proxgan.cli import main
+from proxgan.errors import ProxganError
+from proxgan.figures import plt, save_figure
+from proxgan.report.verdicts import CLAIMS, NOT_APPLICABLE, VERDICTS
+
+
+# --- the pipeline's mechanics on stand-in stages -------------------------------------------------
+
+
+def fake_stage(name, calls, modules=(), requires=()):
+    def run(stage_dir, ctx):
+        calls.append(name)
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.plot([0, 1])
+        return {"config": {"n": len(calls)}, "results": {"summary": {"stage": name}},
+                "figures": [save_figure(fig, stage_dir, f"{name}.png")]}
+
+    return R.Stage(name, f"stand-in {name}", modules, run, requires)
+
+
+@pytest.fixture
+def stand_ins(monkeypatch):
+    calls = []
+    stages = (fake_stage("alpha", calls), fake_stage("beta", calls, modules=("proxgan.no_such_lab",)),
+              fake_stage("gamma", calls), fake_stage("delta", calls, requires=("gamma",)))
+    monkeypatch.setattr(R, "STAGES", stages)
+    return calls
+
+
+def test_select_stages_adds_what_a_stage_reads():
+    assert [s.name for s in R.select_stages("nash")] == ["train", "nash"]
+    assert [s.name for s in R.select_stages("table1,games")] == ["games", "table1"]
+    assert [s.name for s in R.select_stages(None)] == [s.name for s in R.STAGES]
+    with pytest.raises(ProxganError, match="unknown stage 'nope'"):
+        R.select_stages("nope")
+
+
+def test_resumable_missing_module_and_force(tmp_path, stand_ins):
+    doc = R.run_pipeline(tmp_path, scale="tiny")
+    stages = doc["results"]["stages"]
+    assert stand_ins == ["alpha", "gamma", "delta"]
+    assert stages["beta"]["status"] == "not run: proxgan.no_such_lab unavailable"
+    assert not (tmp_path / "beta").exists()
+    assert stages["alpha"]["status"] == "done" and stages["alpha"]["summary"] == {"stage": "alpha"}
+    assert doc["figures"] == ["alpha/alpha.png", "gamma/gamma.png", "delta/delta.png"]
+    assert {r["verdict"] for r in doc["results"]["verdicts"]} == {NOT_APPLICABLE}  # no paper stage ran
+    # second call: nothing reruns; --force reruns only the chosen stage
+    R.run_pipeline(tmp_path, scale="tiny")
+    assert stand_ins == ["alpha", "gamma", "delta"]
+    doc = R.run_pipeline(tmp_path, scale="tiny", stages="alpha", force=True)
+    assert stand_ins == ["alpha", "gamma", "delta", "alpha"]
+    assert doc["results"]["stages"]["delta"]["status"] == "done (existing results reused)"
+    assert (tmp_path / "report.html").is_file()
+    with pytest.raises(ProxganError, match="scale 'tiny', not 'quick'"):
+        R.run_pipeline(tmp_path, scale="quick", stages="alpha")
+
+
+def test_a_stage_whose_input_is_missing_is_not_run(tmp_path, stand_ins, monkeypatch):
+    monkeypatch.setattr(R, "STAGES", (fake_stage("gamma", stand_ins, modules=("proxgan.no_such_trainer",)),
+                                      fake_stage("delta", stand_ins, requires=("gamma",))))
+    doc = R.run_pipeline(tmp_path, scale="tiny")
+    assert stand_ins == []
+    assert doc["results"]["stages"]["delta"]["status"] == "not run: needs stage 'gamma'"
+
+
+def test_unknown_scale_and_report_without_results(tmp_path):
+    with pytest.raises(ProxganError, match="unknown scale 'huge'"):
+        R.run_pipeline(tmp_path, scale="huge")
+    with pytest.raises(ProxganError, match="no reproduction"):
+        R.write_report(tmp_path)
+
+
+# --- the real pipeline, tiny scale ---------------------------------------------------------------
+
+
+class _Sections(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.ids.append(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs["src"])
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    import torch
+
+    out = tmp_path_factory.mktemp("reproduce")
+    messages = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is fastest, and the suite shares the cores
+    try:
+        doc = R.run_pipeline(out, scale="tiny", progress=messages.append)
+    finally:
+        torch.set_num_threads(threads)
+    return out, doc, messages
+
+
+def test_tiny_pipeline_runs_every_available_stage(tiny):
+    out, doc, messages = tiny
+    for stage in R.STAGES:
+        status = doc["results"]["stages"][stage.name]["status"]
+        missing = R.unavailable_module(stage)
+        assert status == (f"not run: {missing} unavailable" if missing else "done"), (stage.name, status)
+        if status == "done":
+            assert (out / stage.name / "results.json").is_file()
+    records = doc["results"]["verdicts"]
+    assert [r["claim"] for r in records] == [c.key for c in CLAIMS]
+    assert all(r["verdict"] in VERDICTS and r["reason"] for r in records)
+    assert any(m.startswith("[1/") for m in messages) and messages[-1].startswith("report:")
+
+
+def test_tiny_report_is_self_contained(tiny):
+    out, doc, _ = tiny
+    parser = _Sections()
+    parser.feed((out / "report.html").read_text())
+    assert parser.ids == [f"claim-{c.key}" for c in CLAIMS]
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    shown = sum(len(r["figures"]) for r in doc["results"]["verdicts"])
+    assert len(parser.images) == shown
+
+
+def test_cli_report_regenerates_and_reproduce_skips(tiny):
+    out, doc, _ = tiny
+    (out / "report.html").unlink()
+    result = CliRunner().invoke(main, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.html").is_file() and "claims:" in result.output
+    result = CliRunner().invoke(main, ["reproduce", "--scale", "tiny", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.output[result.output.index("{"):])
+    done = [n for n, s in parsed["results"]["stages"].items() if s["status"].startswith("done")]
+    assert all(parsed["results"]["stages"][n]["status"] == "done (existing results reused)" for n in done)
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path):
+    runner = CliRunner()
+    for args, message in ((["reproduce", "--scale", "huge", "--out", str(tmp_path)], "unknown scale 'huge'"),
+                          (["reproduce", "--stages", "games,bogus", "--out", str(tmp_path)], "unknown stage 'bogus'"),
+                          (["report", str(tmp_path / "none")], "no reproduction")):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "Traceback" not in result.output
