@@ -15,17 +15,9 @@ from proxgan.proximal import ProximalConfig, proximal_maximize
 from proxgan.runs import load_run
 from proxgan.train import ProximalStrategy, RegularStrategy, Trainer, TrainingDiverged, train
 
+torch.set_num_threads(1)  # tiny models: one thread is several times faster than two on the shared 2-core CPU
+
 WGAN = Formulation("wgan", OBJECTIVES["wgan"])  # V = E w·x − E w·G(z), no constraint
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is several times faster than two on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 SGD = OptimizerConfig(name="sgd", lr=0.1)
 
 
