@@ -23,7 +23,6 @@ import numpy as np
 
 from proxgan.theory.gaussian import (
     Setting,
-    gaussian_edges,
     grid_zoom_minimize,
     line_rule,
     mean_abs_normal,
