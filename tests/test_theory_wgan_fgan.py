@@ -109,6 +109,8 @@ def test_fgan_gap_signs_on_both_sides_of_one(name):
     above = lab.analyze(f"fgan-{name}", Setting(sigma=1.6))
     assert not above["is_nash"] and above["nash_gap_generator"] > 1e3 * above["tolerance"]
     assert above["divergence_minimizer_check"]["G_star_is_minimizer"]
+    if name == "reverse-kl":  # ψ(r*) = log r* − 1 = const + (1 − 1/σ²)Y²/2: the gain is (1 − 1/σ²)t²/2
+        assert above["nash_gap_generator"] == pytest.approx((1 - 1 / 1.6**2) / 2, abs=1e-7)
     below = lab.analyze(f"fgan-{name}", Setting(sigma=0.7, orthogonal=True))
     assert abs(below["nash_gap_generator"]) <= below["tolerance"]
 
