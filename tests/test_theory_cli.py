@@ -51,6 +51,7 @@ def test_sweep_writes_both_figures(tmp_path):
         (["theorem", "w2gan", "--dim", "0"], "--dim must be a positive integer"),
         (["theorem", "wgan", "--dim", "2"], "d = 1 only"),
         (["theorem", "w2gan", "--lambda", "0"], "--lambda must be > 0"),
+        (["theorem", "fgan-kl", "--lambda", "0.1"], "f-GAN proximal gaps are not computed"),
         (["theorem", "sweep", "--formulations", "gan"], "unknown formulation 'gan'"),
         (["theorem", "sweep", "--sigma-min", "2", "--sigma-max", "1"], "--sigma-max must be in"),
     ],

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from proxgan.cli import json_option, out_option, record_experiment
-from proxgan.errors import check_choices, check_in_range, check_positive, check_positive_int
+from proxgan.errors import ProxganError, check_choices, check_in_range, check_positive, check_positive_int
 
 FORMULATION_HELP = {
     "w2gan-quadratic": "W2GAN, quadratic D(x) = xᵀAx + bᵀx (closed-form c-transform)",
@@ -88,9 +88,10 @@ def _summarize_sweep(doc: dict) -> str:
 
 
 def _run_command(formulation: str) -> click.Command:
-    @click.command(name=formulation, help=f"{FORMULATION_HELP[formulation]}: Nash and λ-proximal gaps at (G*, D*).")
+    gaps = "Nash gaps" if formulation.startswith("fgan") else "Nash and λ-proximal gaps"
+    @click.command(name=formulation, help=f"{FORMULATION_HELP[formulation]}: {gaps} at (G*, D*).")
     @_setting_options
-    @click.option("--lambda", "lam", type=float, default=None, help="Also report the λ-proximal gaps at this λ.")
+    @click.option("--lambda", "lam", type=float, default=None, help="Also report the λ-proximal gaps at this λ (W2GAN, WGAN).")
     @click.option("--verify/--no-verify", default=True, show_default=True, help="W2GAN: re-solve in full (W, u) coordinates.")
     @click.option("--samples", type=int, default=20000, show_default=True, help="Monte Carlo draws (f-GANs, d > 1).")
     @click.option("--seed", type=int, default=0, show_default=True, help="Monte Carlo seed.")
@@ -103,6 +104,8 @@ def _run_command(formulation: str) -> click.Command:
         setting = _setting(sigma, dim, t, eta, sigma_min_one)
         if lam is not None:
             lam = check_positive("--lambda", lam)
+            if formulation.startswith("fgan"):
+                raise ProxganError("--lambda applies to w2gan-quadratic, w2gan and wgan; f-GAN proximal gaps are not computed")
         samples = check_positive_int("--samples", samples)
         if formulation == "wgan":
             require_dim_one(setting, formulation)
