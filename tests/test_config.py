@@ -39,6 +39,10 @@ def test_extends_merges_over_the_parent(tmp_path):
     child, parent = load_config(path), load_config("digits")
     assert child.train.strategy == "proximal" and child.proximal.steps == 3
     assert child.train.batch_size == parent.train.batch_size and child.formulation == parent.formulation
+    (tmp_path / "sub").mkdir()
+    grandchild = tmp_path / "sub" / "grandchild.yaml"
+    grandchild.write_text("extends: ../child.yaml\nproximal: {lam: 0.3}\n")  # relative to its own folder
+    assert load_config(grandchild).proximal == dataclasses.replace(child.proximal, lam=0.3)
 
 
 @pytest.mark.parametrize(

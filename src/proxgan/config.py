@@ -109,7 +109,7 @@ def shipped_configs() -> dict[str, str]:
 
 def load_config(source: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """The validated config from a YAML path or a shipped config name, with ``key=value`` overrides."""
-    raw = _resolve_extends(_read_yaml(source), seen={str(source)})
+    raw = _resolve_extends(_read_yaml(source), Path(source).parent, seen={str(source)})
     for item in overrides:
         key, value = parse_override(item)
         _set_dotted(raw, key, value)
@@ -160,14 +160,19 @@ def _read_yaml(source: str | Path) -> dict[str, Any]:
     return raw
 
 
-def _resolve_extends(raw: dict[str, Any], seen: set[str]) -> dict[str, Any]:
-    """Merge ``raw`` over the config named by its ``extends`` key (recursively)."""
+def _resolve_extends(raw: dict[str, Any], folder: Path, seen: set[str]) -> dict[str, Any]:
+    """Merge ``raw`` over the config named by its ``extends`` key (recursively).
+
+    ``extends`` is a shipped config name or a YAML path, relative paths taken from ``folder`` (the child's folder).
+    """
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
+    if (folder / str(parent)).is_file():
+        parent = folder / str(parent)
     if str(parent) in seen:
         raise ProxganError(f"config extends itself through {str(parent)!r}")
-    return _merge(_resolve_extends(_read_yaml(parent), seen | {str(parent)}), raw)
+    return _merge(_resolve_extends(_read_yaml(parent), Path(parent).parent, seen | {str(parent)}), raw)
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -64,10 +64,11 @@ class InMemoryData:
 
     def to(self, device: str | torch.device) -> InMemoryData:
         """The same dataset with its tensors on ``device``."""
-        move = lambda v: v.to(device) if isinstance(v, Tensor) else v  # noqa: E731
-        return InMemoryData(
-            self.name, self.x.to(device), move(self.labels), {k: move(v) for k, v in self.meta.items()}
-        )
+
+        def move(value):
+            return value.to(device) if isinstance(value, Tensor) else value
+
+        return InMemoryData(self.name, self.x.to(device), move(self.labels), {k: move(v) for k, v in self.meta.items()})
 
 
 def load_dataset(

@@ -258,15 +258,17 @@ def train(
     cfg_dict, last = config_to_dict(config), runs.checkpoint_path(out_dir)
     if not resume and last.exists():
         raise ProxganError(f"{str(out_dir)!r} already holds a run; pass --resume to continue it or choose another --out")
-    state = runs.read_checkpoint(last, device) if resume else {}
+    state = runs.read_checkpoint(last) if resume else {}  # on CPU: RNG states must stay CPU tensors
     if resume:
         runs.check_resumable(state["config"], cfg_dict, last)
     data = runs.load_experiment_data(config).to(device)
     trainer = build_trainer(config, device, data)
     if resume:
-        runs.load_model_state(trainer.G, state["generator"], "generator", last)
-        runs.load_model_state(trainer.D, state["discriminator"], "discriminator", last)
-        trainer.load_state_dict(state)
+        try:
+            trainer.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            detail = " ".join(str(exc).split())[:300]
+            raise ProxganError(f"checkpoint {str(last)!r} does not match this run: {detail}") from None
     history, wall_before = list(state.get("history", [])), float(state.get("wall_seconds", 0.0))
     fixed_z = torch.randn(config.log.n_samples, trainer.G.latent_dim, generator=torch.Generator().manual_seed(config.seed))
     fixed_z = fixed_z.to(device)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -89,33 +91,23 @@ def _run(experiment, out: Path, device: str, resume: bool) -> tuple[dict, int | 
                 signal.signal(s, handler)
 
 
-class _distributed:
+@contextlib.contextmanager
+def _distributed(device: str):
     """Join the torchrun process group when WORLD_SIZE > 1 (gloo on CPU, NCCL on CUDA); yield (rank, device)."""
+    import torch
+    import torch.distributed as dist
 
-    def __init__(self, device: str):
-        self.device = device
-
-    def __enter__(self):
-        import os
-
-        import torch
-        import torch.distributed as dist
-
-        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-            return 0, self.device
-        cuda = self.device.startswith("cuda")
-        if cuda:
-            self.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-            torch.cuda.set_device(self.device)
-        dist.init_process_group("nccl" if cuda else "gloo")
-        return dist.get_rank(), self.device
-
-    def __exit__(self, *exc):
-        import torch.distributed as dist
-
-        if dist.is_initialized():
-            dist.destroy_process_group()
-        return False
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield 0, device
+        return
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    try:
+        yield dist.get_rank(), device
+    finally:
+        dist.destroy_process_group()
 
 
 def _summary(doc: dict) -> str:
