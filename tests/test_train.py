@@ -161,9 +161,13 @@ def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, f
     calls = []
     part = train(config, tmp_path / "part", should_stop=lambda: calls.append(1) or len(calls) == 3)
     assert part["results"]["status"] == "interrupted" and part["results"]["steps"] == 3
+    with (tmp_path / "part" / "log.jsonl").open("a") as log:  # as if it crashed after logging step 4
+        log.write(json.dumps({"step": 4, "d_loss": 0.0}) + "\n")
     resumed = train(config, tmp_path / "part", resume=True)
     assert resumed["results"]["status"] == "completed"
     assert losses(resumed) == losses(full)
+    logged = [json.loads(line)["step"] for line in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 3, 4, 5, 6]  # records after the checkpoint were dropped, then the run continued
     a, b = load_run(tmp_path / "full"), load_run(tmp_path / "part")
     for x, y in zip([*a.generator.state_dict().values(), *a.discriminator.state_dict().values()],
                     [*b.generator.state_dict().values(), *b.discriminator.state_dict().values()]):
@@ -192,6 +196,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     assert doc["results"]["status"] == "diverged" and doc["results"]["final"]["g_loss"] is None
 
 
-def test_amp_needs_cuda(tmp_path):
+def test_amp_and_devices_are_checked(tmp_path):
     with pytest.raises(ProxganError, match="amp=true needs a CUDA device"):
         train(tiny(train={"amp": True}), tmp_path)
+    with pytest.raises(ProxganError, match="unknown device 'gpu0'"):
+        train(tiny(), tmp_path, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ProxganError, match="no CUDA device is available"):
+            train(tiny(), tmp_path, device="cuda")

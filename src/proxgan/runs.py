@@ -159,7 +159,9 @@ def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) 
         centers = data.meta["centers"].cpu()
         ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=30, label="modes")
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    legend = ax.legend(loc="upper right", fontsize=7)
+    for handle in legend.legend_handles:
+        handle.set_sizes([20])
     return save_figure(fig, out_dir, name)
 
 

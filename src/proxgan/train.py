@@ -207,6 +207,19 @@ def _any_process(*flags: bool, device: torch.device) -> list[bool]:
     return [bool(v) for v in t.tolist()]
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device that exists here; a ProxganError for unknown or absent devices."""
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ProxganError(f"unknown device {str(device)!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ProxganError(f"device {str(device)!r} requested but no CUDA device is available")
+    if device.type not in ("cpu", "cuda"):
+        raise ProxganError(f"device {str(device)!r} is not supported; use cpu, cuda or cuda:N")
+    return device
+
+
 def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemoryData) -> Trainer:
     """Models, formulation and strategy of ``config``, seeded; gradients averaged across processes."""
     from proxgan.runs import build_experiment_models
@@ -253,7 +266,7 @@ def train(
     from proxgan.config import config_to_dict
     from proxgan.results import prepare_out_dir, write_results
 
-    out_dir, device = Path(out_dir), torch.device(device)
+    out_dir, device = Path(out_dir), resolve_device(device)
     rank = world()[0]
     cfg_dict, last = config_to_dict(config), runs.checkpoint_path(out_dir)
     if not resume and last.exists():
