@@ -17,7 +17,7 @@ from proxgan.errors import ProxganError
 DEFAULT_CONFIG = "digits"
 
 
-@click.command(context_settings={"ignore_unknown_options": False})
+@click.command()
 @click.argument("config", required=False)
 @click.argument("overrides", nargs=-1)
 @out_option("train")
