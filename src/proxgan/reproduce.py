@@ -31,7 +31,7 @@ from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_choices
 from proxgan.io import atomic_write, write_json
-from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, versions, write_results
+from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, write_results
 
 #: ``progress(message)``: one line per event; the CLI prints it, library code never does.
 Progress = Callable[[str], None]
@@ -180,10 +180,10 @@ def run_pipeline(
         doc = run_stage(stage, context)
         statuses[stage.name] = "done"
         progress(f"{prefix}: done in {doc['wall_seconds']:.1f} s")
-    doc = collect(root, the_scale, statuses, command=command, wall_seconds=time.perf_counter() - start)
+    collect(root, the_scale, statuses, command=command, wall_seconds=time.perf_counter() - start)
     write_report(root)
     progress(f"report: {root / REPORT_NAME}")
-    return doc
+    return read_results(root)
 
 
 def stage_documents(root: Path) -> dict[str, dict[str, Any] | None]:
@@ -192,9 +192,10 @@ def stage_documents(root: Path) -> dict[str, dict[str, Any] | None]:
             for s in STAGES}
 
 
-def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str, wall_seconds: float) -> dict:
-    """Write ``root/results.json``: per stage its status, wall time and summary; the verdicts."""
-    from proxgan.report.verdicts import judge_all
+def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str, wall_seconds: float) -> None:
+    """Write ``root/results.json``: per stage its status, wall time and summary, and the machine it ran on
+    (:func:`write_report` adds the verdicts)."""
+    import torch
 
     docs = stage_documents(root)
     for name, doc in docs.items():
@@ -202,11 +203,12 @@ def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str,
     stages = {name: {"status": statuses[name], "wall_seconds": doc and doc["wall_seconds"],
                      "summary": doc and doc["results"]["summary"]} for name, doc in docs.items()}
     figures = [f"{name}/{fig}" for name, doc in docs.items() if doc for fig in doc["figures"]]
-    return write_results(
+    machine = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+               "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()], "arch": platform.machine()}
+    write_results(
         root, command=command, config={"scale": scale.name, "seeds": list(scale.seeds),
                                        "parameters": scale.parameters()},
-        results={"stages": stages, "verdicts": judge_all(docs, statuses)}, figures=figures,
-        wall_seconds=wall_seconds,
+        results={"stages": stages, "machine": machine, "verdicts": []}, figures=figures, wall_seconds=wall_seconds,
     )
 
 
@@ -225,7 +227,7 @@ def environment(top: dict[str, Any], docs: dict[str, dict | None]) -> dict[str, 
         "wall time per stage": stage_times,
         "wall time, all stages": f"{total:.1f} s",
         "versions": top["versions"],
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine (when the last stage ended)": top["results"].get("machine"),
         "report written": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -240,7 +242,7 @@ def write_report(out_dir: str | Path) -> Path:
     if not (root / RESULTS_NAME).is_file():
         raise ProxganError(f"{str(root)!r} holds no reproduction (no {RESULTS_NAME}); run 'proxgan reproduce' first")
     top = read_results(root)
-    if "verdicts" not in top.get("results", {}):
+    if "stages" not in top.get("results", {}):
         raise ProxganError(f"{str(root / RESULTS_NAME)!r} is not a 'proxgan reproduce' result")
     docs = stage_documents(root)
     statuses = {name: entry["status"] for name, entry in top["results"]["stages"].items()}
@@ -321,23 +323,25 @@ METRIC_VALUES: dict[str, tuple[str, bool]] = {
     "fid": ("value", False),
     "cls_fid": ("value", False),
     "modes": ("high_quality_fraction", True),
+    "emd": ("w1", False),
     "w2": ("value", False),
 }
 
 
 def training_config(p: dict[str, Any], formulation: str, *, strategy: str, seed: int, steps: int,
                     dim: int | None = None, data_root: str | None = None):
-    """The experiment config of one run: the scale's base config, its overrides for ``formulation``, then
-    the run's strategy, seed, generator-step budget and width DIM."""
+    """The experiment config of one run: the shipped config ``p["config"]`` (a template in ``formulation``
+    and ``dim``, e.g. ``table1-{formulation}-dim{dim}``, holding the paper's optimizer settings), the scale's
+    overrides, then the run's formulation, strategy, seed, generator-step budget and width DIM."""
     from proxgan.config import load_config
 
-    overrides = [*p.get("overrides", []), *p.get("formulation_overrides", {}).get(formulation, []),
-                 f"formulation={formulation}", f"train.strategy={strategy}", f"seed={seed}", f"train.steps={steps}"]
+    overrides = [*p.get("overrides", []), f"formulation={formulation}", f"train.strategy={strategy}",
+                 f"seed={seed}", f"train.steps={steps}"]
     if dim is not None:
         overrides.append(f"model.dim={dim}")
     if data_root is not None:
         overrides.append(f"data.root={data_root}")
-    return load_config(p["config"], overrides)
+    return load_config(p["config"].format(formulation=formulation, dim=dim), overrides)
 
 
 def train_run(config, run_dir: Path, ctx: Context, label: str) -> dict[str, Any]:
@@ -369,7 +373,7 @@ def sample_quality(run_dir: Path, metric: str, n_samples: int, ctx: Context) -> 
 
     run = load_run(run_dir, device=ctx.device)
     result = evaluate(lambda n: run.sample(n, seed=0), run.data, [metric], n_samples=n_samples, device=ctx.device,
-                      data_root=ctx.scale.data_root)
+                      data_root=ctx.scale.data_root or run.experiment.data.root)
     return float(result[metric][METRIC_VALUES[metric][0]])
 
 
@@ -435,57 +439,47 @@ def equilibrium_stage(test: str, stage_dir: Path, ctx: Context) -> dict[str, Any
 
 
 def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
-    """§6.2: per (formulation, DIM) and seed, regular and proximal training with the same generator-step
-    budget, scored by the scale's metric; then proximal training cut to regular training's wall-clock time:
-    steps × (total regular time / total proximal time), at most the step budget itself."""
+    """§6.2: per (formulation, DIM), regular and proximal training with the same generator-step budget on
+    every seed, scored by the scale's metric; then proximal training cut to regular training's wall-clock
+    time: steps × (mean regular time / mean proximal time), at most the step budget itself (when that
+    is the budget, the equal-time column is the proximal column: the same runs)."""
     from proxgan.report.verdicts import value_stats
 
     p = ctx.scale.table1
     key, higher = METRIC_VALUES[p["metric"]]
-    rows, runs = [], {}
+    runs: dict[str, dict[str, Any]] = {}
 
-    def scored(formulation: str, dim: int, strategy: str, seed: int, steps: int, name: str) -> tuple[float, float]:
-        config = training_config(p, formulation, strategy="proximal" if strategy != "regular" else "regular",
-                                 seed=seed, steps=steps, dim=dim, data_root=ctx.scale.data_root)
-        run_dir = stage_dir / "runs" / name
-        doc = train_run(config, run_dir, ctx, name)
-        score = sample_quality(run_dir, p["metric"], p["samples"], ctx)
-        runs[name] = {"strategy": strategy, "seed": seed, "steps": steps, "score": score,
-                      "training_seconds": training_seconds(doc)}
-        return score, runs[name]["training_seconds"]
+    def column(formulation: str, dim: int, strategy: str, steps: int) -> dict[str, Any]:
+        """Metric over the seeds (mean ± std) with the training seconds; each run is trained once."""
+        for seed in ctx.scale.seeds:
+            name = f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}"
+            if name not in runs:
+                config = training_config(p, formulation, strategy=strategy, seed=seed, steps=steps, dim=dim,
+                                         data_root=ctx.scale.data_root)
+                doc = train_run(config, stage_dir / "runs" / name, ctx, name)
+                runs[name] = {"strategy": strategy, "seed": seed, "steps": steps, "training_seconds": training_seconds(doc),
+                              "score": sample_quality(stage_dir / "runs" / name, p["metric"], p["samples"], ctx)}
+        chosen = [runs[f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}"] for seed in ctx.scale.seeds]
+        return value_stats([r["score"] for r in chosen]) | {"seconds": value_stats([r["training_seconds"] for r in chosen])}
 
+    rows = []
     for formulation in p["formulations"]:
         for dim in p["dims"]:
-            scores: dict[str, list[float]] = {"regular": [], "proximal": [], "equal_time": []}
-            seconds: dict[str, list[float]] = {"regular": [], "proximal": [], "equal_time": []}
-            for strategy in ("regular", "proximal"):
-                for seed in ctx.scale.seeds:
-                    s, t = scored(formulation, dim, strategy, seed, p["steps"], f"{formulation}-dim{dim}-{strategy}-seed{seed}")
-                    scores[strategy].append(s)
-                    seconds[strategy].append(t)
-            ratio = sum(seconds["regular"]) / sum(seconds["proximal"])
+            regular = column(formulation, dim, "regular", p["steps"])
+            proximal = column(formulation, dim, "proximal", p["steps"])
+            ratio = regular["seconds"]["mean"] / proximal["seconds"]["mean"]
             equal_steps = max(1, min(p["steps"], round(p["steps"] * ratio)))
-            for seed in ctx.scale.seeds:
-                s, t = scored(formulation, dim, "equal_time", seed, equal_steps,
-                              f"{formulation}-dim{dim}-proximal-{equal_steps}steps-seed{seed}")
-                scores["equal_time"].append(s)
-                seconds["equal_time"].append(t)
-            rows.append({
-                "formulation": formulation, "dim": dim,
-                "regular": value_stats(scores["regular"]) | {"seconds": value_stats(seconds["regular"])},
-                "proximal": value_stats(scores["proximal"]) | {"seconds": value_stats(seconds["proximal"])},
-                "equal_time": {"proximal_steps": equal_steps, "time_ratio": ratio,
-                               "proximal": value_stats(scores["equal_time"]) | {"seconds": value_stats(seconds["equal_time"])}},
-            })
+            rows.append({"formulation": formulation, "dim": dim, "regular": regular, "proximal": proximal,
+                         "equal_time": {"proximal_steps": equal_steps, "time_ratio": ratio,
+                                        "proximal": column(formulation, dim, "proximal", equal_steps)}})
     summary = {"dataset": p["dataset"], "metric": p["metric"], "metric_key": key, "higher_is_better": higher,
                "steps": p["steps"], "seeds": list(ctx.scale.seeds), "rows": rows}
     figures = [plot_table1(summary, stage_dir)]
-    first = ctx.scale.seeds[0]
     for formulation in p["formulations"]:
         for strategy in ("regular", "proximal"):
-            name = f"{formulation}-dim{p['dims'][0]}-{strategy}-seed{first}"
-            if (stage_dir / "runs" / name / "samples.png").is_file():
-                figures.append(f"runs/{name}/samples.png")
+            grid = f"runs/{formulation}-dim{p['dims'][0]}-{strategy}-{p['steps']}steps-seed{ctx.scale.seeds[0]}/samples.png"
+            if (stage_dir / grid).is_file():
+                figures.append(grid)
     return {"config": p, "results": {"summary": summary, "runs": runs}, "figures": figures}
 
 
@@ -518,10 +512,9 @@ _ALL_THEORY = ("w2gan-quadratic", "w2gan", "wgan", "fgan-vanilla", "fgan-kl", "f
 _THEORY = {"formulations": _ALL_THEORY, "sigma": 2.0, "dim": 1, "t": 1.0, "eta": 1.0, "sigma_min": 0.5,
            "sigma_max": 2.0, "sigmas": 50, "lambda_min": 1e-3, "lambda_max": 1e2, "lambdas": 50}
 _GAMES = {"methods": "simgda,altgda,ppm,eg,ogda", "lr": 0.2, "steps": 1000}
-#: §6: RMSprop for WGAN-WC (lr 5e-5, Arjovsky et al.); Adam 1e-4, β = (0.5, 0.9) otherwise (Gulrajani et al.)
-_PAPER_OPTIMIZERS = {"wgan-wc": ["train.g_optimizer.name=rmsprop", "train.g_optimizer.lr=5e-5",
-                                 "train.d_optimizer.name=rmsprop", "train.d_optimizer.lr=5e-5"]}
-_LOG = ["log.every=10", "log.sample_every=1000000", "log.checkpoint_every=1000000"]
+#: embedded toy runs write no intermediate sample grids or checkpoints (the run is minutes long)
+_TOY_LOG = ["log.sample_every=1000000", "log.checkpoint_every=1000000"]
+_TINY = ["model.dim=8", "train.batch_size=32", "train.n_critic=2", "proximal.steps=2", "log.every=1", *_TOY_LOG]
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale(
@@ -529,58 +522,47 @@ SCALES: dict[str, Scale] = {
         games={"methods": "simgda,altgda,ppm,eg", "lr": 0.2, "steps": 50},
         theory=_THEORY | {"formulations": ("w2gan", "wgan", "fgan-vanilla"), "sigmas": 4, "lambda_min": 1e-2,
                           "lambda_max": 10.0, "lambdas": 7},
-        train={"config": "digits", "dataset": "ring8", "formulations": ("sngan",), "steps": 4,
-               "overrides": ["data.name=ring8", "model.arch=mlp", "model.dim=8", "train.batch_size=32",
-                             "train.n_critic=2", "proximal.steps=2", "log.every=1", "log.sample_every=1000"]},
+        train={"config": "ring8-wgan-gp", "dataset": "ring8", "formulations": ("sngan",), "steps": 4,
+               "overrides": _TINY},
         equilibrium={"steps": 3, "inner_steps": 2, "log_points": 3, "eval_size": 64},
-        table1={"config": "digits", "dataset": "ring8", "metric": "modes", "samples": 256,
-                "formulations": ("wgan-wc",), "dims": (8,), "steps": 4,
-                "overrides": ["data.name=ring8", "model.arch=mlp", "train.batch_size=32", "train.n_critic=2",
-                              "proximal.steps=2", "log.every=1", "log.sample_every=1000"]},
+        table1={"config": "ring8-wgan-gp", "dataset": "ring8", "metric": "modes", "samples": 256,
+                "formulations": ("wgan-wc",), "dims": (8,), "steps": 4, "overrides": _TINY},
         seeds=(0,),
     ),
     "quick": Scale(
-        "quick", "embedded data only (8-mode ring of Gaussians), about 10 minutes on a 2-core CPU; shows the "
+        "quick", "embedded data only (the 8-mode ring of Gaussians), about 10 minutes on a 2-core CPU; shows the "
         "direction of every claim, not the paper's numbers.",
         games=_GAMES,
         theory=_THEORY | {"sigmas": 25, "lambdas": 40},
-        train={"config": "digits", "dataset": "ring8", "formulations": _FORMULATIONS, "steps": 500,
-               "overrides": ["data.name=ring8", "model.arch=mlp", "model.dim=32", "train.g_optimizer.lr=1e-3",
-                             "train.d_optimizer.lr=1e-3", "proximal.lr=1e-3", *_LOG]},
+        train={"config": "ring8-wgan-gp", "dataset": "ring8", "formulations": _FORMULATIONS, "steps": 800,
+               "overrides": _TOY_LOG},
         equilibrium={"steps": 100, "inner_steps": 20, "log_points": 8, "eval_size": 512},
-        table1={"config": "digits", "dataset": "ring8", "metric": "modes", "samples": 2000,
-                "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 500,
-                "overrides": ["data.name=ring8", "model.arch=mlp", "train.g_optimizer.lr=1e-3",
-                              "train.d_optimizer.lr=1e-3", "proximal.lr=1e-3", *_LOG]},
+        table1={"config": "ring8-wgan-gp", "dataset": "ring8", "metric": "emd", "samples": 2000,
+                "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 400, "overrides": _TOY_LOG},
     ),
     "cpu": Scale(
-        "cpu", "MNIST at reduced step counts with a narrow DCGAN, at most about 2 hours on a 2-core CPU; needs "
+        "cpu", "MNIST at reduced step counts with a narrow DCGAN (DIM 32), about 2 hours on a 2-core CPU; needs "
         "MNIST under --data-root.",
         games=_GAMES,
         theory=_THEORY,
-        train={"config": "digits", "dataset": "mnist", "formulations": _FORMULATIONS, "steps": 3000,
-               "overrides": ["data.name=mnist", "model.arch=dcgan", "model.dim=32", *_LOG],
-               "formulation_overrides": _PAPER_OPTIMIZERS},
+        train={"config": "mnist-{formulation}", "dataset": "mnist", "formulations": _FORMULATIONS, "steps": 3000,
+               "overrides": ["model.dim=32", "log.every=10", "log.sample_every=1000", "log.checkpoint_every=500"]},
         equilibrium={"steps": 300, "inner_steps": 20, "log_points": 12, "eval_size": 512},
-        table1={"config": "digits", "dataset": "mnist", "metric": "cls_is", "samples": 5000,
+        table1={"config": "mnist-{formulation}", "dataset": "mnist", "metric": "cls_is", "samples": 5000,
                 "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 1000,
-                "overrides": ["data.name=mnist", "model.arch=dcgan", *_LOG], "formulation_overrides": _PAPER_OPTIMIZERS},
+                "overrides": ["log.every=10", "log.sample_every=1000", "log.checkpoint_every=500"]},
     ),
     "gpu": Scale(
-        "gpu", "the paper's protocol: DCGAN, 200,000 generator steps, 5 discriminator steps per generator step, "
-        "10,000-step equilibrium tests with 50 inner Adam steps, Inception scores on CIFAR-10 (data under "
+        "gpu", "the paper's protocol: DCGAN, 200,000 generator steps with 5 discriminator steps each, 10,000-step "
+        "equilibrium tests with 50 inner Adam steps, Inception scores on CIFAR-10 (MNIST and CIFAR-10 under "
         "--data-root; Inception weights with a classifier head).",
         games=_GAMES,
         theory=_THEORY,
-        train={"config": "digits", "dataset": "mnist", "formulations": _FORMULATIONS, "steps": 200_000,
-               "overrides": ["data.name=mnist", "model.arch=dcgan", "model.dim=64", "log.every=100",
-                             "log.sample_every=10000", "log.checkpoint_every=5000"],
-               "formulation_overrides": _PAPER_OPTIMIZERS},
+        train={"config": "mnist-{formulation}", "dataset": "mnist", "formulations": _FORMULATIONS,
+               "steps": 200_000},
         equilibrium={"steps": 10_000, "inner_steps": 50, "log_points": 16, "eval_size": 512},
-        table1={"config": "digits", "dataset": "cifar10", "metric": "is", "samples": 50_000,
-                "formulations": _TABLE1_FORMULATIONS, "dims": (64, 128), "steps": 200_000,
-                "overrides": ["data.name=cifar10", "model.arch=dcgan", "log.every=100", "log.sample_every=10000",
-                              "log.checkpoint_every=5000"], "formulation_overrides": _PAPER_OPTIMIZERS},
+        table1={"config": "table1-{formulation}-dim{dim}", "dataset": "cifar10", "metric": "is", "samples": 50_000,
+                "formulations": _TABLE1_FORMULATIONS, "dims": (64, 128), "steps": 200_000},
     ),
 }
 

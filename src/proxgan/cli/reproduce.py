@@ -11,6 +11,10 @@ import click
 from proxgan.cli import json_option, out_option
 
 
+#: scales whose models are small enough that one torch thread is fastest
+SINGLE_THREADED_SCALES = ("tiny", "quick")
+
+
 def summarize(doc: dict[str, Any]) -> str:
     """Stage statuses with wall times, then one line per claim: verdict, title, reason."""
     lines = ["stages:"]
@@ -34,10 +38,13 @@ def summarize(doc: dict[str, Any]) -> str:
 @click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where MNIST / CIFAR-10 / CelebA live (torchvision layout), for --scale cpu and gpu.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for training and tests (cpu, cuda).")
+@click.option("--threads", type=int, default=None,
+              help="CPU threads for torch. Default: 1 at the tiny and quick scales (their small models run fastest "
+                   "on one thread), torch's own choice at cpu and gpu.")
 @out_option("reproduce")
 @json_option
-def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str, out: Path,
-                      as_json: bool) -> None:
+def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,
+                      threads: int | None, out: Path, as_json: bool) -> None:
     """Run the paper end to end and write OUT/report.html (self-contained) and OUT/results.json.
 
     Stages: the GDA family on θ·φ; Theorems 1–3 on Gaussian GANs; the Nash and proximal-equilibrium
@@ -46,8 +53,16 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
 
     Example: proxgan reproduce --scale quick --out runs/reproduce
     """
+    import torch
+
+    from proxgan.errors import check_positive_int
     from proxgan.reproduce import run_pipeline
     from proxgan.results import command_line
+
+    if threads is None and scale in SINGLE_THREADED_SCALES:
+        threads = 1
+    if threads is not None:
+        torch.set_num_threads(check_positive_int("--threads", threads))
 
     def progress(message: str) -> None:
         click.echo(message, err=as_json)

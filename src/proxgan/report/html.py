@@ -31,7 +31,7 @@ section.claim { background: #fff; border: 1px solid #ddd; border-radius: 8px; pa
 .verdict.ok { background: #d7f5dd; color: #0b5d1e; } .verdict.no { background: #ffe6c7; color: #8a4b00; }
 .verdict.na { background: #e8e8e8; color: #444; }
 .reason { margin: .5em 0 1em; }
-.figs { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+.figs { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 1em 0; flex: 1 1 420px; max-width: 100%; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #666; font-size: .85em; }
 table { border-collapse: collapse; margin: .4em 0; font-size: .92em; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }

@@ -154,8 +154,17 @@ def _gap_range(rows: list[Mapping]) -> dict[str, Any]:
     gaps = [g for g in map(_gap, rows) if g is not None]
     return {"settings": len(rows), "sigma_range": [min(r["sigma"] for r in rows), max(r["sigma"] for r in rows)],
             "smallest_nash_gap": min(gaps, default=None), "largest_nash_gap": max(gaps, default=None),
-            "largest_tolerance": max(r["tolerance"] for r in rows),
+            "largest_tolerance": max((r["tolerance"] for r in rows if r["tolerance"] is not None), default=None),
             "nash_found": sum(bool(r["is_nash"]) for r in rows)}
+
+
+def _as_rows(per_formulation: Mapping[str, Mapping]) -> list[dict[str, Any]]:
+    return [{"formulation": f, **m} for f, m in per_formulation.items()]
+
+
+def _largest_tolerance(measured: Mapping[str, Mapping]) -> float:
+    return max((m["largest_tolerance"] for m in measured.values() if m["largest_tolerance"] is not None),
+               default=math.nan)
 
 
 def judge_theorem1(stages: Mapping[str, dict]) -> dict[str, Any]:
@@ -171,9 +180,8 @@ def judge_theorem1(stages: Mapping[str, dict]) -> dict[str, Any]:
                    default=math.nan)
     reason = (f"a Nash equilibrium was found for σ > 1 in: {', '.join(bad)}" if bad else
               f"at every σ > 1 of {len(rows)} formulations a player gains by deviating from (G*, D*): the smallest "
-              f"Nash gap is {smallest:.3g}, each gap above its tolerance (≤ "
-              f"{max(m['largest_tolerance'] for m in measured.values()):.1g})")
-    return {"measured": {"formulations": measured}, "paper": {"nash_equilibria_for_sigma_above_1": 0},
+              f"Nash gap is {smallest:.3g}, each gap above its tolerance (≤ {_largest_tolerance(measured):.1g})")
+    return {"measured": {"formulations": _as_rows(measured)}, "paper": {"nash_equilibria_for_sigma_above_1": 0},
             "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory")}
 
 
@@ -189,8 +197,8 @@ def judge_remark1(stages: Mapping[str, dict]) -> dict[str, Any]:
     bad = [f for f, m in measured.items() if m["nash_found"] < m["settings"]]
     reason = (f"no Nash equilibrium at some σ < 1 for: {', '.join(bad)}" if bad else
               f"at every σ < 1 of {', '.join(rows)} both Nash gaps are within their tolerance (≤ "
-              f"{max(m['largest_tolerance'] for m in measured.values()):.1g})")
-    return {"measured": {"formulations": measured},
+              f"{_largest_tolerance(measured):.1g})")
+    return {"measured": {"formulations": _as_rows(measured)},
             "paper": {"nash_equilibrium_for_sigma_below_1": "exists (WGAN, W2GAN)"},
             "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory")}
 
