@@ -423,14 +423,17 @@ QUALITY_METRICS: dict[str, tuple[str, str]] = {
 LOWER_IS_BETTER = {"cls_fid", "w2"}
 
 
-def quality_for(data) -> Quality | None:
-    """The cheap sample-quality score of ``data``'s kind (classifier FID, mode coverage, W2), or None."""
+def quality_for(data, data_root: str | None = None) -> Quality | None:
+    """The cheap sample-quality score of ``data``'s kind (classifier FID, mode coverage, W2), or None.
+
+    ``data_root`` is where MNIST lives (its LeNet is trained there on a cache miss).
+    """
     if data.name not in QUALITY_METRICS:
         return None
     from proxgan.metrics import evaluate
 
     metric, key = QUALITY_METRICS[data.name]
-    score = lambda samples: float(evaluate(samples, data, [metric])[metric][key])  # noqa: E731
+    score = lambda samples: float(evaluate(samples, data, [metric], data_root=data_root)[metric][key])  # noqa: E731
     return Quality(metric if key == "value" else f"{metric} {key}", score, metric not in LOWER_IS_BETTER)
 
 
@@ -448,7 +451,7 @@ def setting_from_run(run, *, quality: bool = True) -> GameSetting:
         sample_real=sample_real,
         sample_latents=lambda n, seed: run.latents(n, seed=seed),
         make_optimizer=lambda params: build_optimizer(run.experiment.train.g_optimizer, params),
-        quality=quality_for(run.data) if quality else None,
+        quality=quality_for(run.data, run.experiment.data.root) if quality else None,
     )
 
 
