@@ -78,7 +78,6 @@ def test_kid_near_zero_for_same_distribution_and_positive_for_shift():
 
 @pytest.fixture(scope="module")
 def digits_classifier_dir(tmp_path_factory):
-    torch.set_num_threads(1)
     path = tmp_path_factory.mktemp("cache")
     load_classifier("digits", cache_dir=path)  # trains once (seconds), cached for the other tests
     return path

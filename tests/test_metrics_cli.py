@@ -14,7 +14,6 @@ def ring_run(tmp_path_factory):
     from proxgan.config import load_config
     from proxgan.train import train
 
-    torch.set_num_threads(1)
     run_dir = tmp_path_factory.mktemp("ring-run")
     overrides = ["data.name=ring8", "data.n=500", "model.arch=mlp", "model.dim=16", "model.latent_dim=4",
                  "train.steps=2", "train.n_critic=1", "train.batch_size=16", "log.sample_every=1000"]

@@ -20,7 +20,6 @@ def cache(tmp_path_factory):
 
 @needs_fid_helper
 def test_converted_weights_reproduce_the_torchscript_features(cache):
-    torch.set_num_threads(1)
     net = inc.load_inception(FID_HELPER, cache_dir=cache)
     assert not net.has_classifier and net.weights_id.startswith("default_1.pt:")
     images = load_dataset("digits").x[:2]

@@ -20,15 +20,6 @@ from proxgan.proximal import (
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models: one thread avoids OpenMP contention on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Linear(nn.Module):
     """D(x) = wᵀx: ∇ₓD = w, so ||D_w - D_w0||²_Ḣ¹ = ||w - w0||² exactly."""
 

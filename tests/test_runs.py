@@ -16,7 +16,6 @@ from proxgan.errors import ProxganError
 from proxgan.runs import check_resumable, checkpoint_path, load_run, read_checkpoint, save_checkpoint
 from proxgan.train import train
 
-torch.set_num_threads(1)  # tiny models: one thread is several times faster than two on the shared 2-core CPU
 
 POINTS = {
     "seed": 1, "formulation": "wgan-gp", "data": {"name": "ring8", "n": 512},

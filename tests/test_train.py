@@ -15,7 +15,6 @@ from proxgan.proximal import ProximalConfig, proximal_maximize
 from proxgan.runs import load_run
 from proxgan.train import ProximalStrategy, RegularStrategy, Trainer, TrainingDiverged, train
 
-torch.set_num_threads(1)  # tiny models: one thread is several times faster than two on the shared 2-core CPU
 
 WGAN = Formulation("wgan", OBJECTIVES["wgan"])  # V = E w·x − E w·G(z), no constraint
 SGD = OptimizerConfig(name="sgd", lr=0.1)

@@ -68,6 +68,15 @@ def sobolev_distance_sq(D1: nn.Module, D2: nn.Module, x: Tensor) -> Tensor:
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
+def make_optimizer(name: str, params, *, lr: float, betas: tuple[float, float] = (0.5, 0.9)) -> torch.optim.Optimizer:
+    """The torch optimizer ``name`` (one of :data:`OPTIMIZERS`; betas are Adam's only)."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr)
+
+
 @dataclass(frozen=True)
 class ProximalConfig:
     """Inner maximization of Algorithm 1; defaults from paper §6.2 (λ = 0.1, T = 20 Adam steps).
@@ -91,11 +100,7 @@ class ProximalConfig:
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         """A fresh inner optimizer over ``params``."""
-        if self.optimizer == "adam":
-            return torch.optim.Adam(params, lr=self.lr, betas=self.betas)
-        if self.optimizer == "rmsprop":
-            return torch.optim.RMSprop(params, lr=self.lr)
-        return torch.optim.SGD(params, lr=self.lr)
+        return make_optimizer(self.optimizer, params, lr=self.lr, betas=self.betas)
 
 
 def frozen_copy(D: nn.Module) -> nn.Module:

@@ -30,18 +30,14 @@ from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
-from proxgan.proximal import proximal_maximize
+from proxgan.proximal import make_optimizer, proximal_maximize
 
 Stats = dict[str, float]
 
 
 def build_optimizer(config: OptimizerConfig, params) -> torch.optim.Optimizer:
     """The torch optimizer named by ``config`` (Adam with betas, RMSprop or SGD with its lr)."""
-    if config.name == "adam":
-        return torch.optim.Adam(params, lr=config.lr, betas=config.betas)
-    if config.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr)
-    return torch.optim.SGD(params, lr=config.lr)
+    return make_optimizer(config.name, params, lr=config.lr, betas=config.betas)
 
 
 class RegularStrategy:
