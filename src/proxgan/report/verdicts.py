@@ -80,8 +80,10 @@ def _summary(doc: Mapping[str, Any]) -> dict[str, Any]:
     return doc["results"]["summary"]
 
 
-def _figures(doc: Mapping[str, Any], stage: str) -> list[str]:
-    return [f"{stage}/{name}" for name in doc.get("figures", [])]
+def _figures(doc: Mapping[str, Any], stage: str, about: str = "") -> list[str]:
+    """The stage's figures whose name contains ``about`` (all of them when none does)."""
+    names = doc.get("figures", [])
+    return [f"{stage}/{name}" for name in ([n for n in names if about in n] or names)]
 
 
 def _verdict(ok: bool) -> str:
@@ -182,7 +184,7 @@ def judge_theorem1(stages: Mapping[str, dict]) -> dict[str, Any]:
               f"at every σ > 1 of {len(rows)} formulations a player gains by deviating from (G*, D*): the smallest "
               f"Nash gap is {smallest:.3g}, each gap above its tolerance (≤ {_largest_tolerance(measured):.1g})")
     return {"measured": {"formulations": _as_rows(measured)}, "paper": {"nash_equilibria_for_sigma_above_1": 0},
-            "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory")}
+            "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory", "sigma")}
 
 
 def judge_remark1(stages: Mapping[str, dict]) -> dict[str, Any]:
@@ -200,7 +202,7 @@ def judge_remark1(stages: Mapping[str, dict]) -> dict[str, Any]:
               f"{_largest_tolerance(measured):.1g})")
     return {"measured": {"formulations": _as_rows(measured)},
             "paper": {"nash_equilibrium_for_sigma_below_1": "exists (WGAN, W2GAN)"},
-            "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory")}
+            "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory", "sigma")}
 
 
 # --- Theorems 2–3, Proposition 3: proximal equilibria ------------------------------------------
@@ -240,7 +242,7 @@ def _judge_lambda_theorem(stages: Mapping[str, dict], keep: Callable[[str], bool
         m["ratio"] = "∞" if math.isinf(m["ratio"]) else m["ratio"]
     return {"measured": {"settings": measured},
             "paper": {"lambda_theorem": [m["lambda_theorem"] for m in measured]},
-            "verdict": _verdict(not short), "reason": reason, "figures": _figures(doc, "theory")}
+            "verdict": _verdict(not short), "reason": reason, "figures": _figures(doc, "theory", "lambda")}
 
 
 def judge_theorem2(stages: Mapping[str, dict]) -> dict[str, Any]:
@@ -272,7 +274,7 @@ def judge_proposition3(stages: Mapping[str, dict]) -> dict[str, Any]:
     reason = (f"nesting violated in: {', '.join(bad)}" if bad else
               f"all {len(rows)} λ sweeps are nested: no λ1 < λ2 with (G*, D*) in PE_λ2 but not in PE_λ1")
     return {"measured": measured, "paper": {"nested": "PE_λ2 ⊆ PE_λ1 for λ1 ≤ λ2"},
-            "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory")}
+            "verdict": _verdict(not bad), "reason": reason, "figures": _figures(doc, "theory", "lambda")}
 
 
 # --- §2 and §6.1: equilibrium tests on trained GANs --------------------------------------------
@@ -311,7 +313,7 @@ def judge_nash_test(stages: Mapping[str, dict]) -> dict[str, Any]:
         + " and sample quality fell" + (f" (quality not measured for {', '.join(unmeasured)})" if unmeasured else "")
         + ": not a Nash equilibrium"
     )
-    return {"measured": {"steps": s["steps"], "runs": outcomes},
+    return {"measured": {"steps": s["steps"], "runs": _as_rows(outcomes)},
             "paper": {"objective": "decreases rapidly", "samples": "lose their quality", "steps": 10_000},
             "verdict": _verdict(not problems), "reason": reason, "figures": _figures(doc, "nash")}
 
@@ -339,7 +341,8 @@ def judge_proximal_test(stages: Mapping[str, dict]) -> dict[str, Any]:
                     for f, m in measured.items())
         + " in the Nash test, and the samples kept their quality: consistent with a λ-proximal equilibrium"
     )
-    return {"measured": {"steps": s["steps"], "runs": measured},
+    rows = [{"formulation": f, "test": test, **m[test]} for f, m in measured.items() for test in ("nash", "proximal")]
+    return {"measured": {"steps": s["steps"], "runs": rows},
             "paper": {"objective": "minor changes", "samples": "quality preserved", "lambda": 0.1,
                       "inner_adam_steps": 50},
             "verdict": _verdict(not problems), "reason": reason, "figures": _figures(doc, "proximal")}
