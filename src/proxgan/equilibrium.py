@@ -546,7 +546,8 @@ def _draw_samples(ax, samples: Tensor, data) -> None:
     real = data.x[:1000].cpu()
     ax.scatter(real[:, 0], real[:, 1], s=1, c="0.75")
     ax.scatter(samples[:, 0], samples[:, 1], s=1, c="C3")
-    lo, hi = real.min(0).values - 0.5, real.max(0).values + 0.5
+    both = torch.cat([real, samples.float()])
+    lo, hi = both.min(0).values - 0.5, both.max(0).values + 0.5
     ax.set_xlim(lo[0].item(), hi[0].item())
     ax.set_ylim(lo[1].item(), hi[1].item())
     ax.set_xticks([])
