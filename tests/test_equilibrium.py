@@ -27,15 +27,6 @@ from proxgan.errors import ProxganError
 from proxgan.objectives import OBJECTIVES, Formulation
 from proxgan.proximal import ProximalConfig, scores_and_input_gradients
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is several times faster than two on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 #: WGAN objective V = E D(x) − E D(G(z)) (eq. 8) with no constraint on D, so everything is smooth
 WGAN = Formulation("wgan-unconstrained", OBJECTIVES["wgan"])
 
@@ -365,8 +356,6 @@ def tiny_run(tmp_path_factory):
     from proxgan.config import config_from_dict
     from proxgan.train import train
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     run_dir = tmp_path_factory.mktemp("tiny_run")
     config = config_from_dict({
         "formulation": "wgan-gp", "data": {"name": "ring8", "n": 512}, "model": {"arch": "mlp", "dim": 8, "latent_dim": 4},
@@ -374,7 +363,6 @@ def tiny_run(tmp_path_factory):
         "log": {"every": 10, "sample_every": 1000, "checkpoint_every": 20, "n_samples": 64},
     })  # fmt: skip
     train(config, run_dir)
-    torch.set_num_threads(threads)
     return run_dir
 
 
