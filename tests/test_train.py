@@ -203,3 +203,24 @@ def test_amp_and_devices_are_checked(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ProxganError, match="no CUDA device is available"):
             train(tiny(), tmp_path, device="cuda")
+
+
+def test_evaluation_during_training_is_recorded_and_leaves_training_unchanged(tmp_path):
+    """log.eval_every scores samples every N steps (metrics registry) without touching the training RNG."""
+    base = {
+        "formulation": "wgan-gp", "data": {"name": "ring8", "n": 256}, "model": {"arch": "mlp", "dim": 8, "latent_dim": 4},
+        "train": {"steps": 4, "batch_size": 16, "n_critic": 1},
+        "log": {"every": 1, "sample_every": 1000, "checkpoint_every": 1000, "n_samples": 16},
+    }  # fmt: skip
+    plain = train(config_from_dict(base), tmp_path / "plain")
+    scored_cfg = {**base, "log": {**base["log"], "eval_every": 2, "eval_metrics": "modes", "eval_samples": 200}}
+    scored = train(config_from_dict(scored_cfg), tmp_path / "scored")
+    def losses(doc):
+        return {k: v for k, v in doc["results"]["losses"].items() if k != "wall_seconds"}
+
+    assert losses(scored) == losses(plain)
+    evaluations = scored["results"]["evaluations"]
+    assert [e["step"] for e in evaluations] == [2, 4]
+    assert all(0 <= e["metrics"]["modes"]["high_quality_fraction"] <= 1 for e in evaluations)
+    with pytest.raises(ProxganError, match="log.eval_every"):
+        config_from_dict({**base, "log": {**base["log"], "eval_every": -1}})

@@ -77,12 +77,16 @@ class TrainConfig:
 
 @dataclass
 class LogConfig:
-    """Every how many generator steps to log losses, write a sample grid and save a checkpoint."""
+    """Every how many generator steps to log losses, write a sample grid, save a checkpoint and
+    (``eval_every`` > 0) score ``eval_samples`` samples with ``eval_metrics`` (proxgan.metrics names or "auto")."""
 
     every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 500
     n_samples: int = 64
+    eval_every: int = 0
+    eval_metrics: str = "auto"
+    eval_samples: int = 1000
 
 
 @dataclass
@@ -280,8 +284,10 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     for prefix, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):
         _validate_optimizer(prefix, "name", opt.name, opt.lr, opt.betas)
     _validate_optimizer("proximal", "optimizer", p.optimizer, p.lr, p.betas)  # lam, steps: ProximalConfig checks
-    for name in ("every", "sample_every", "checkpoint_every", "n_samples"):
+    for name in ("every", "sample_every", "checkpoint_every", "n_samples", "eval_samples"):
         check_positive_int(f"log.{name}", getattr(log, name))
+    if log.eval_every != 0:
+        check_positive_int("log.eval_every", log.eval_every)
     return config
 
 

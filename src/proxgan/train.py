@@ -279,6 +279,7 @@ def train(
             detail = " ".join(str(exc).split())[:300]
             raise ProxganError(f"checkpoint {str(last)!r} does not match this run: {detail}") from None
     history, wall_before = list(state.get("history", [])), float(state.get("wall_seconds", 0.0))
+    evaluations = list(state.get("evaluations", []))
     fixed_z = torch.randn(config.log.n_samples, trainer.G.latent_dim, generator=torch.Generator().manual_seed(config.seed))
     fixed_z = fixed_z.to(device)
     log = config.log
@@ -291,7 +292,8 @@ def train(
     def checkpoint() -> None:
         if rank == 0:
             runs.save_checkpoint(last, {**trainer.state_dict(), "config": cfg_dict, "history": history,
-                                        "data_shape": list(data.shape), "wall_seconds": wall()})  # fmt: skip
+                                        "evaluations": evaluations, "data_shape": list(data.shape),
+                                        "wall_seconds": wall()})  # fmt: skip
 
     def wall() -> float:
         return wall_before + time.perf_counter() - start
@@ -305,6 +307,24 @@ def train(
             run_log.add_grid(runs.image_grid(fake), trainer.step)
         return runs.save_samples(fake, data, out_dir, name)
 
+    def evaluate(step: int) -> None:
+        """Score ``log.eval_samples`` fresh samples; RNG-isolated, so training is unchanged by it."""
+        from proxgan.metrics import evaluate_generator
+
+        latents = torch.Generator().manual_seed(config.seed + step)
+
+        def sample(n: int) -> Tensor:
+            z = torch.randn(n, trainer.G.latent_dim, generator=latents).to(device)
+            return torch.cat([trainer.G(chunk) for chunk in z.split(256)])
+
+        trainer.G.eval()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+            scores = evaluate_generator(sample, data, log.eval_metrics, log.eval_samples, device=str(device))
+        trainer.G.train()
+        evaluations.append({"step": step, "metrics": scores})
+        run_log.write({"step": step, **{f"eval/{name}/{key}": value for name, fields in scores.items()
+                                        for key, value in fields.items() if isinstance(value, (int, float))}})
+
     def finish(status: str) -> dict[str, Any]:
         figures = [samples("samples.png"), runs.save_loss_curves(history, out_dir)] if history and status != "diverged" else []
         run_log.close()
@@ -313,7 +333,7 @@ def train(
             "formulation": config.formulation, "dataset": config.data.name, "device": str(device),
             "processes": world()[1], "final": history[-1] if history else {},
             "losses": {key: [r[key] for r in history] for key in (history[0] if history else {})},
-            "checkpoint": str(last.relative_to(out_dir)),
+            "checkpoint": str(last.relative_to(out_dir)), "evaluations": evaluations,
         }  # fmt: skip
         return write_results(out_dir, command=command, config=cfg_dict, results=results, figures=figures, wall_seconds=wall())
 
@@ -337,6 +357,8 @@ def train(
                 run_log.write(record)
             if step % log.sample_every == 0:
                 samples(f"{runs.SAMPLES_DIR}/step_{step:07d}.png")
+            if log.eval_every and step % log.eval_every == 0:
+                evaluate(step)
         if step % log.checkpoint_every == 0 or stop:
             checkpoint()
         if progress:
