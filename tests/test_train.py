@@ -222,5 +222,7 @@ def test_evaluation_during_training_is_recorded_and_leaves_training_unchanged(tm
     evaluations = scored["results"]["evaluations"]
     assert [e["step"] for e in evaluations] == [2, 4]
     assert all(0 <= e["metrics"]["modes"]["high_quality_fraction"] <= 1 for e in evaluations)
+    with pytest.raises(ProxganError, match="unknown log.eval_metrics 'nope'"):
+        train(config_from_dict({**base, "log": {**base["log"], "eval_every": 2, "eval_metrics": "nope"}}), tmp_path / "bad")
     with pytest.raises(ProxganError, match="log.eval_every"):
         config_from_dict({**base, "log": {**base["log"], "eval_every": -1}})

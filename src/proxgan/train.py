@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from proxgan.config import ExperimentConfig, OptimizerConfig
 from proxgan.data import InMemoryData, load_dataset
-from proxgan.errors import ProxganError
+from proxgan.errors import ProxganError, check_choices
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
 from proxgan.proximal import make_optimizer, proximal_maximize
@@ -270,6 +270,10 @@ def train(
     state = runs.read_checkpoint(last) if resume else {}  # on CPU: RNG states must stay CPU tensors
     if resume:
         runs.check_resumable(state["config"], cfg_dict, last)
+    if config.log.eval_every:  # fail before training, not at the first evaluation
+        from proxgan.metrics import METRICS
+
+        check_choices("log.eval_metrics", config.log.eval_metrics, ["auto", *METRICS])
     data = runs.load_experiment_data(config).to(device)
     trainer = build_trainer(config, device, data)
     if resume:
