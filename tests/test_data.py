@@ -1,6 +1,7 @@
 """In-memory datasets: ranges, shapes, mixture geometry, index batching, and clear errors for missing data."""
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import torch
 from proxgan.data import DATASETS, load_dataset, mixture_centers, to_unit_range
 from proxgan.errors import ProxganError
 
-MNIST_ROOT = Path("/work/shared/data")
+#: the MNIST copy beside the checkout (../shared/data), or $PROXGAN_MNIST_ROOT; the test skips without it
+MNIST_ROOT = Path(os.environ.get("PROXGAN_MNIST_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def test_digits_is_embedded_and_scaled_to_the_tanh_range():
