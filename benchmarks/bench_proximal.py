@@ -17,16 +17,15 @@ before the steps), measured in a fresh subprocess per cell.
 
 from __future__ import annotations
 
-import argparse
-import gc
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _memory import benchmark_parser, peak_memory_in_subprocess, peak_rss_growth_mib  # noqa: E402
 
 from proxgan.models import build_models
 from proxgan.objectives import get_formulation
@@ -86,52 +85,24 @@ def step_times(formulation: str, dim: int, resolution: int, batch: int, repeats:
     return {**{name: statistics.median(s) for name, s in samples.items()}, "inner_loop": inner}
 
 
-def _proc_status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} missing from /proc/self/status")
-
-
-def peak_rss_growth_mib(mode: str, formulation: str, dim: int, resolution: int, batch: int) -> float:
-    """Peak resident memory (MiB) above models + batches during 3 steps of ``mode`` (sobolev: + its references).
-
-    Linux: the peak (VmHWM) is reset to the current RSS before the steps via /proc/self/clear_refs.
-    """
+def peak_rss_growth(mode: str, formulation: str, dim: int, resolution: int, batch: int) -> float:
+    """Peak resident memory (MiB) above models + batches during 3 steps of ``mode`` (sobolev: + its references)."""
     setup = make_setup(formulation, dim, resolution, batch)
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")
-    before = _proc_status_kib("VmRSS")
-    ref = reference_gradients(setup) if mode == "sobolev" else None
-    for _ in range(3):
-        STEPS[mode](*setup, ref)
-    return (_proc_status_kib("VmHWM") - before) / 1024
 
+    def work() -> None:
+        ref = reference_gradients(setup) if mode == "sobolev" else None
+        for _ in range(3):
+            STEPS[mode](*setup, ref)
 
-def peak_memory_in_subprocess(mode: str, args: argparse.Namespace, formulation: str) -> float:
-    """Run :func:`peak_rss_growth_mib` in a fresh process; glibc returns freed tensors to the OS (mmap)."""
-    command = [
-        sys.executable, __file__, "--memory-probe", mode, "--formulations", formulation,
-        "--dim", str(args.dim), "--resolution", str(args.resolution), "--batch", str(args.batch),
-        "--threads", str(args.threads),
-    ]
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    return float(subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout.strip())
+    return peak_rss_growth_mib(work)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--resolution", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--formulations", default="wgan-wc,sngan")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--memory-probe", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser = benchmark_parser(__doc__, repeats=10, modes=sorted(STEPS), threads=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_probe:
-        print(peak_rss_growth_mib(args.memory_probe, args.formulations, args.dim, args.resolution, args.batch))
+        print(peak_rss_growth(args.memory_probe, args.formulations, args.dim, args.resolution, args.batch))
         return
 
     print(
@@ -146,7 +117,7 @@ def main() -> None:
     print("-" * len(header))
     for formulation in args.formulations.split(","):
         t = step_times(formulation, args.dim, args.resolution, args.batch, args.repeats)
-        mem = {mode: peak_memory_in_subprocess(mode, args, formulation) for mode in STEPS}
+        mem = {mode: peak_memory_in_subprocess(__file__, mode, formulation, args) for mode in STEPS}
         print(
             f"{formulation:<12} {1e3 * t['plain']:>9.1f} {1e3 * t['sobolev']:>11.1f} "
             f"{t['sobolev'] / t['plain']:>6.2f} {1e3 * t['inner_loop']:>18.1f} "

@@ -18,10 +18,7 @@ fresh subprocess.
 from __future__ import annotations
 
 import argparse
-import gc
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_proximal import _proc_status_kib  # noqa: E402  (one /proc reader for the benchmarks)
+from _memory import benchmark_parser, peak_memory_in_subprocess, peak_rss_growth_mib  # noqa: E402
 
 from proxgan.config import config_from_dict  # noqa: E402
 from proxgan.data import InMemoryData  # noqa: E402
@@ -77,38 +74,23 @@ def iteration_times(formulation: str, args: argparse.Namespace) -> dict[str, dic
     return {s: {"seconds": statistics.median(seconds[s]), "fetch": statistics.median(shares[s])} for s in STRATEGIES}
 
 
-def peak_rss_growth_mib(strategy: str, formulation: str, args: argparse.Namespace) -> float:
-    """Peak resident memory (MiB) above trainer + data during 2 iterations (VmHWM reset via clear_refs)."""
+def peak_rss_growth(strategy: str, formulation: str, args: argparse.Namespace) -> float:
+    """Peak resident memory (MiB) above trainer + data during 2 iterations."""
     trainer, _ = make_trainer(strategy, formulation, args)
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")
-    before = _proc_status_kib("VmRSS")
-    for _ in range(2):
-        trainer.train_step()
-    return (_proc_status_kib("VmHWM") - before) / 1024
 
+    def work() -> None:
+        for _ in range(2):
+            trainer.train_step()
 
-def peak_memory_in_subprocess(strategy: str, formulation: str, args: argparse.Namespace) -> float:
-    command = [sys.executable, __file__, "--memory-probe", strategy, "--formulations", formulation,
-               "--dim", str(args.dim), "--resolution", str(args.resolution), "--batch", str(args.batch),
-               "--threads", str(args.threads)]  # fmt: skip
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}  # freed tensors go back to the OS
-    return float(subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout)
+    return peak_rss_growth_mib(work)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--resolution", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--formulations", default="wgan-wc,sngan")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--memory-probe", choices=STRATEGIES, help=argparse.SUPPRESS)
+    parser = benchmark_parser(__doc__, repeats=5, modes=list(STRATEGIES), threads=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_probe:
-        print(peak_rss_growth_mib(args.memory_probe, args.formulations, args))
+        print(peak_rss_growth(args.memory_probe, args.formulations, args))
         return
     print(f"CPU, {args.threads} threads, DCGAN DIM={args.dim}, {args.resolution}x{args.resolution}x3, batch {args.batch}; "
           f"regular = 5 D steps + 1 G step, proximal = T=20 inner steps (λ=0.1) + 1 G step; median of {args.repeats}")  # fmt: skip
@@ -118,7 +100,7 @@ def main() -> None:
     print("-" * len(header))
     for formulation in args.formulations.split(","):
         t = iteration_times(formulation, args)
-        mem = {s: peak_memory_in_subprocess(s, formulation, args) for s in STRATEGIES}
+        mem = {s: peak_memory_in_subprocess(__file__, s, formulation, args) for s in STRATEGIES}
         print(f"{formulation:<12} {t['regular']['seconds']:>10.3f} {t['proximal']['seconds']:>11.3f} "
               f"{t['proximal']['seconds'] / t['regular']['seconds']:>6.2f} {100 * t['regular']['fetch']:>9.2f}% "
               f"{100 * t['proximal']['fetch']:>10.2f}% {mem['regular']:>17.1f} {mem['proximal']:>18.1f}")  # fmt: skip
