@@ -469,6 +469,11 @@ def config_for_run(run, **overrides: Any) -> EquilibriumConfig:
     return EquilibriumConfig(**{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
 
 
+def equilibrium_state_path(out_dir: str | Path, test: str) -> Path:
+    """Where :func:`run_equilibrium` keeps a test's resumable state: ``OUT/state_<test>.pt``."""
+    return Path(out_dir) / f"state_{test}.pt"
+
+
 def run_equilibrium(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -494,7 +499,7 @@ def run_equilibrium(
     config = config_for_run(run, **overrides)
     setting = setting_from_run(run, quality=quality)
     outcomes = {
-        test: run_test(test, setting, config, state_path=Path(out_dir) / f"state_{test}.pt",
+        test: run_test(test, setting, config, state_path=equilibrium_state_path(out_dir, test),
                        progress=None if progress is None else (lambda s, n, t=test: progress(t, s, n)))
         for test in tests
     }  # fmt: skip

@@ -411,16 +411,16 @@ def equilibrium_stage(test: str, stage_dir: Path, ctx: Context) -> dict[str, Any
     The proximal stage also draws the Nash curve beside its own (the paper's figure): it starts from a
     copy of the Nash test's finished state, so that test resumes at its end instead of running again.
     """
-    from proxgan.equilibrium import run_equilibrium
+    from proxgan.equilibrium import equilibrium_state_path, run_equilibrium
 
     p = ctx.scale.equilibrium
     runs, figures, raw = {}, [], {}
     for formulation in ctx.stage_results("train")["results"]["summary"]["runs"]:
         out_dir = prepare_out_dir(stage_dir / formulation)
         tests = ("nash",) if test == "nash" else ("nash", "proximal")
-        nash_state = ctx.root / "nash" / formulation / "state_nash.pt"
+        nash_state = equilibrium_state_path(ctx.root / "nash" / formulation, "nash")
         if test == "proximal" and nash_state.is_file():
-            shutil.copyfile(nash_state, out_dir / nash_state.name)
+            shutil.copyfile(nash_state, equilibrium_state_path(out_dir, "nash"))
 
         def report(name: str, step: int, total: int, label=f"{test} test {formulation}") -> None:
             if name == test and step % max(1, total // 4) == 0:
