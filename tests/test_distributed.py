@@ -1,43 +1,50 @@
-"""Data parallelism on CPU (gloo, 2 processes): gradients are averaged through double backprop, and
-regular and proximal training keep every process's G and D identical while each sees its own data."""
+"""Data parallelism on CPU (gloo, 2 processes) through DistributedDataParallel: gradients are averaged
+through the Sobolev penalty's double backprop, and regular and proximal training keep every process's
+G and D identical while each sees its own data."""
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from proxgan.config import config_from_dict
-from proxgan.proximal import sobolev_penalty
-from proxgan.train import average_gradients, train
+from proxgan.objectives import get_formulation
+from proxgan.proximal import input_gradients, proximal_loss
+from proxgan.train import train
 
 WORLD = 2
 
 
-def penalized_loss(model, x):
-    """A loss that reaches the weights only through ∇ₓ model(x) plus a plain term: needs double backprop."""
-    return sobolev_penalty(model, x, torch.zeros_like(x)) + model(x).mean()
-
-
-def small_mlp():
+def small_critic():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
+    return nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64, 1), nn.Flatten(0))
+
+
+def penalized_loss(D, real, fake):
+    """Algorithm 1's inner loss with λ = 0.5; it reaches the weights through ∇ₓD(x) (double backprop)."""
+    reference = 0.5 * input_gradients(small_critic(), real, create_graph=False)
+    return proximal_loss(D, get_formulation("wgan-gp"), real, fake, reference, lam=0.5)[0]
 
 
 def check_gradient_average(rank):
-    """After the step pre-hook, each process holds ∇ of the mean of both processes' losses."""
-    batches = [torch.randn(4, 3, generator=torch.Generator().manual_seed(100 + r)) for r in range(WORLD)]
-    model = small_mlp()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    optimizer.register_step_pre_hook(average_gradients)
-    penalized_loss(model, batches[rank]).backward()
-    optimizer.step()
-    reference = small_mlp()
-    (sum(penalized_loss(reference, b) for b in batches) / WORLD).backward()
+    """A DDP-wrapped critic's backward leaves ∇ of the mean of both processes' losses on each process."""
+    batches = [torch.randn(2, 6, 1, 8, 8, generator=torch.Generator().manual_seed(100 + r)) for r in range(WORLD)]
+    model = DistributedDataParallel(small_critic())
+    torch.manual_seed(7)  # the gradient penalty's interpolation weights
+    penalized_loss(model, *batches[rank]).backward()
+    reference = small_critic()
+    total = 0.0
+    for b in batches:
+        torch.manual_seed(7)
+        total = total + penalized_loss(reference, *b) / WORLD
+    total.backward()
     for p, q in zip(model.parameters(), reference.parameters()):
-        assert torch.allclose(p.grad, q.grad, atol=1e-6), (p.grad, q.grad)
-    alone = small_mlp()
-    penalized_loss(alone, batches[rank]).backward()
+        assert torch.allclose(p.grad, q.grad, atol=1e-5), (p.grad, q.grad)
+    alone = small_critic()
+    torch.manual_seed(7)
+    penalized_loss(alone, *batches[rank]).backward()
     assert not torch.allclose(alone[0].weight.grad, reference[0].weight.grad)  # the data do differ
 
 
@@ -58,6 +65,7 @@ def check_training_stays_in_sync(rank, out_dir, strategy):
     train_module.build_trainer = build
     trainer = captured["trainer"]
     assert trainer.batch_size == 8  # the global batch of 16 is split over the 2 processes
+    assert isinstance(trainer.D_sync, DistributedDataParallel) and trainer.D_sync.module is trainer.D
     flat = torch.cat([t.detach().flatten() for t in (*trainer.G.parameters(), *trainer.D.parameters())])
     gathered = [torch.empty_like(flat) for _ in range(WORLD)]
     dist.all_gather(gathered, flat)

@@ -195,9 +195,29 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     assert doc["results"]["status"] == "diverged" and doc["results"]["final"]["g_loss"] is None
 
 
-def test_amp_and_devices_are_checked(tmp_path):
-    with pytest.raises(ProxganError, match="amp=true needs a CUDA device"):
-        train(tiny(train={"amp": True}), tmp_path)
+def test_amp_inner_steps_see_the_updated_discriminator():
+    """bfloat16 autocast (on CPU here, the same code path as CUDA) around Algorithm 1's inner loop: every
+    inner step must evaluate D at its current weights. With autocast's weight cache on, all steps would
+    see w_k (constant loss, zero penalty); the result must instead match float32 to bfloat16 precision."""
+    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": "sgd", "lr": 0.05}})
+    outcome = {}
+    for amp in (False, True):
+        trainer = linear_trainer(ProximalStrategy(config))
+        trainer.amp = amp
+        stats = trainer.strategy.update_discriminator(trainer)
+        outcome[amp] = stats, trainer.D.w.detach().clone()
+    (exact, w_exact), (mixed, w_mixed) = outcome[False], outcome[True]
+    assert exact["penalty"] > 1e-3 and mixed["penalty"] == pytest.approx(exact["penalty"], rel=3e-2)
+    assert mixed["d_loss"] == pytest.approx(exact["d_loss"], rel=3e-2, abs=1e-2)
+    assert torch.allclose(w_mixed, w_exact, atol=1e-2)
+
+
+def test_amp_training_runs_on_cpu(tmp_path):
+    doc = train(tiny("proximal", train={"amp": True}, steps=2), tmp_path)
+    assert doc["results"]["status"] == "completed" and doc["config"]["train"]["amp"] is True
+
+
+def test_devices_are_checked(tmp_path):
     with pytest.raises(ProxganError, match="unknown device 'gpu0'"):
         train(tiny(), tmp_path, device="gpu0")
     if not torch.cuda.is_available():

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from proxgan.errors import check_choice, check_nonnegative, check_positive, check_positive_int
 
@@ -104,8 +105,9 @@ class ProximalConfig:
 
 
 def frozen_copy(D: nn.Module) -> nn.Module:
-    """A detached snapshot of D_{w_k} (eval mode: spectral-norm estimates stop updating)."""
-    snapshot = copy.deepcopy(D).eval()
+    """A detached snapshot of D_{w_k} (eval mode: spectral-norm estimates stop updating); a D wrapped in
+    DistributedDataParallel is snapshotted without its wrapper."""
+    snapshot = copy.deepcopy(D.module if isinstance(D, DistributedDataParallel) else D).eval()
     snapshot.requires_grad_(False)
     return snapshot
 

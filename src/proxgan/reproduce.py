@@ -548,7 +548,7 @@ SCALES: dict[str, Scale] = {
         theory=_THEORY,
         train={"config": "mnist-{formulation}", "dataset": "mnist", "formulations": _FORMULATIONS, "steps": 1500,
                "overrides": ["model.dim=32", "log.every=10", "log.sample_every=1000", "log.checkpoint_every=500"]},
-        equilibrium={"steps": 100, "inner_steps": 20, "log_points": 8, "eval_size": 512},
+        equilibrium={"steps": 200, "inner_steps": 20, "inner_lr": 1e-3, "log_points": 8, "eval_size": 512},
         table1={"config": "mnist-{formulation}", "dataset": "mnist", "metric": "cls_is", "samples": 5000,
                 "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 200,
                 "overrides": ["log.every=10", "log.sample_every=1000", "log.checkpoint_every=500"]},

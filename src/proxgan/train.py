@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from proxgan.config import ExperimentConfig, OptimizerConfig
 from proxgan.data import InMemoryData, load_dataset
@@ -67,7 +68,7 @@ class ProximalStrategy:
     def update_discriminator(self, trainer: Trainer) -> Stats:
         with trainer.autocast():
             stats = proximal_maximize(
-                trainer.D, trainer.formulation, trainer.real_batch(), trainer.fake_batch(), self.config,
+                trainer.D_sync, trainer.formulation, trainer.real_batch(), trainer.fake_batch(), self.config,
                 next_batch=lambda: (trainer.real_batch(), trainer.fake_batch()), optimizer=trainer.d_optimizer,
             )  # fmt: skip
         return {"d_loss": stats["inner_losses"][-1], "value": stats["value"], "penalty": stats["penalty"]}
@@ -82,13 +83,19 @@ class Trainer:
     Random numbers come from three streams saved in :meth:`state_dict`: ``data_rng`` (batch indices),
     ``noise_rng`` (latents) and torch's global generator (WGAN-GP interpolation), so a resumed run
     repeats the uninterrupted one exactly on CPU.
+
+    ``G_sync`` and ``D_sync`` are the modules that a network's own update differentiates through: G and
+    D themselves, or, with ``data_parallel`` (under torchrun), G and D wrapped in DistributedDataParallel,
+    whose backward averages the gradients over the processes — the Sobolev penalty's double backward
+    included. Everything else (sampling, D inside the generator step, checkpoints) uses G and D.
     """
 
     def __init__(
         self, G: nn.Module, D: nn.Module, formulation: Formulation, strategy, data: InMemoryData, *,
-        batch_size: int, g_optimizer: OptimizerConfig, seed: int = 0, amp: bool = False,
+        batch_size: int, g_optimizer: OptimizerConfig, seed: int = 0, amp: bool = False, data_parallel: bool = False,
     ):  # fmt: skip
         self.G, self.D, self.formulation, self.strategy, self.data = G, D, formulation, strategy, data
+        self.G_sync, self.D_sync = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
         self.batch_size, self.amp, self.step = batch_size, amp, 0
         self.device = data.x.device
         self.g_optimizer = build_optimizer(g_optimizer, G.parameters())
@@ -97,8 +104,12 @@ class Trainer:
         self.noise_rng = torch.Generator(self.device).manual_seed(seed + 1)
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """bfloat16 autocast on CUDA when ``amp`` is on (no loss scaling needed for bfloat16)."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        """bfloat16 autocast (CUDA or CPU) when ``amp`` is on; bfloat16 needs no loss scaling.
+
+        The cast-weight cache is off: Algorithm 1's inner loop runs inside one autocast region, and a
+        cached bfloat16 copy of D's weights would make every inner step evaluate D at w_k.
+        """
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False)
 
     def real_batch(self) -> Tensor:
         return self.data.batch(self.batch_size, self.data_rng)
@@ -115,8 +126,8 @@ class Trainer:
         """One optimizer step on −V(G, D_w) + constraint term, then the projection (WGAN-WC clipping)."""
         objective = self.formulation.objective
         with self.autocast():
-            d_real, d_fake = self.D(real), self.D(fake)
-            loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D, real, fake)
+            d_real, d_fake = self.D_sync(real), self.D_sync(fake)
+            loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D_sync, real, fake)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.d_optimizer.step()
@@ -127,7 +138,7 @@ class Trainer:
         """θ ← θ − γ ∇_θ L_G(G_θ, D_w) at the current (updated) discriminator; D's weights stay fixed."""
         self.D.requires_grad_(False)
         with self.autocast():
-            loss = self.formulation.objective.generator_loss(self.D(self.G(self.latents(self.batch_size))))
+            loss = self.formulation.objective.generator_loss(self.D(self.G_sync(self.latents(self.batch_size))))
         self.g_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.g_optimizer.step()
@@ -179,22 +190,6 @@ def world() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
 
-def average_gradients(optimizer: torch.optim.Optimizer, *_) -> None:
-    """Optimizer step pre-hook for data parallelism: every gradient ← its mean over the processes.
-
-    One all-reduce of the flattened gradients; works for any backward (double backprop included),
-    which is why it is used instead of wrapping D in DistributedDataParallel.
-    """
-    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-    flat = torch.cat([g.flatten() for g in grads])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
 def _any_process(*flags: bool, device: torch.device) -> list[bool]:
     """Element-wise OR of boolean flags over all processes (identity in a single process)."""
     t = torch.tensor([float(f) for f in flags], device=device)
@@ -217,27 +212,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemoryData) -> Trainer:
-    """Models, formulation and strategy of ``config``, seeded; gradients averaged across processes."""
+    """Models, formulation and strategy of ``config``, seeded; under torchrun, data parallel (DDP)."""
     from proxgan.runs import build_experiment_models
 
     rank, size = world()
     if config.train.batch_size % size:
         raise ProxganError(f"train.batch_size={config.train.batch_size} is not divisible by the {size} processes")
-    if config.train.amp and device.type != "cuda":
-        raise ProxganError("train.amp=true needs a CUDA device (--device cuda)")
     torch.manual_seed(config.seed)
     G, D = (m.to(device) for m in build_experiment_models(config, data.shape))
     trainer = Trainer(
         G, D, get_formulation(config.formulation), STRATEGIES[config.train.strategy](config), data,
         batch_size=config.train.batch_size // size, g_optimizer=config.train.g_optimizer,
-        seed=config.seed + 1000 * rank, amp=config.train.amp,
+        seed=config.seed + 1000 * rank, amp=config.train.amp, data_parallel=size > 1,
     )  # fmt: skip
-    if size > 1:
-        for module in (G, D):
-            for tensor in module.state_dict().values():
-                dist.broadcast(tensor, src=0)
-        for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
-            optimizer.register_step_pre_hook(average_gradients)
     return trainer
 
 
