@@ -76,6 +76,15 @@ def test_kid_near_zero_for_same_distribution_and_positive_for_shift():
     assert abs(same["mean"]) < 0.02 < shifted["mean"]
 
 
+def test_kid_with_fewer_samples_than_a_subset_still_reports_a_spread():
+    gen = torch.Generator().manual_seed(1)
+    a, b = torch.randn(300, 16, generator=gen), torch.randn(300, 16, generator=gen) + 0.5
+    out = kernel_inception_distance(a, b, subsets=20)  # default subset size 1000 > 300 samples
+    assert out["subset_size"] == 150 and out["std"] > 0 and out["mean"] > 0
+    with pytest.raises(ProxganError, match="at least 4 samples"):
+        kernel_inception_distance(a[:3], b)
+
+
 @pytest.fixture(scope="module")
 def digits_classifier_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("cache")

@@ -231,12 +231,17 @@ def inception_score(logits: Tensor, *, splits: int = 10) -> dict[str, float]:
 
 
 def kernel_inception_distance(f1: Tensor, f2: Tensor, *, subsets: int = 100, subset_size: int = 1000) -> dict:
-    """KID: unbiased MMD² with k(x, y) = (xᵀy/d + 1)³ over random subsets (torch-fidelity's implementation)."""
+    """KID: unbiased MMD² with k(x, y) = (xᵀy/d + 1)³ over random subsets (torch-fidelity's implementation).
+
+    With fewer than ``subset_size`` samples on a side, subsets hold half of the smaller side: a subset of
+    every sample would be the same set each time and report a spread of 0.
+    """
     from torch_fidelity.metric_kid import kid_features_to_metric
 
-    size = min(subset_size, len(f1), len(f2))
+    n = min(len(f1), len(f2))
+    size = subset_size if n > subset_size else n // 2
     if size < 2:
-        raise ProxganError(f"KID needs at least 2 samples on each side, got {len(f1)} and {len(f2)}")
+        raise ProxganError(f"KID needs at least 4 samples on each side, got {len(f1)} and {len(f2)}")
     out = kid_features_to_metric(  # torch-fidelity's defaults: cubic polynomial kernel, seed 2020
         f1.double().cpu(), f2.double().cpu(), kid_subsets=subsets, kid_subset_size=size, verbose=False
     )
