@@ -79,6 +79,26 @@ def test_unknown_scale_and_report_without_results(tmp_path):
         R.write_report(tmp_path)
 
 
+@pytest.mark.parametrize("scale", sorted(R.SCALES))
+def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
+    """The cpu and gpu scales cannot run in the suite; their wiring (config templates, overrides, datasets,
+    equilibrium settings) is validated here, so a typo fails now and not an hour into a run."""
+    from proxgan.equilibrium import EquilibriumConfig
+
+    the_scale = R.get_scale(scale, data_root="/data")
+    train, table1 = the_scale.train, the_scale.table1
+    for p, dims in ((train, (None,)), (table1, table1["dims"])):
+        for formulation in p["formulations"]:
+            for dim in dims:
+                for strategy in ("regular", "proximal"):
+                    config = R.training_config(p, formulation, strategy=strategy, seed=1, steps=p["steps"], dim=dim,
+                                               data_root=the_scale.data_root)
+                    assert (config.formulation, config.train.strategy, config.train.steps) == (formulation, strategy, p["steps"])
+                    assert config.data.name == p["dataset"] and (dim is None or config.model.dim == dim)
+    assert table1["metric"] in R.METRIC_VALUES
+    EquilibriumConfig(**the_scale.equilibrium)
+
+
 # --- the real pipeline, tiny scale ---------------------------------------------------------------
 
 
