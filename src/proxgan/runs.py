@@ -64,8 +64,8 @@ def read_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str,
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
-        raise ProxganError(f"corrupt checkpoint {str(path)!r}: {reason}") from None
+        raise ProxganError(f"corrupt checkpoint {str(path)!r}: torch.load cannot read it "
+                           f"({type(exc).__name__}: truncated, overwritten or not a checkpoint)") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ProxganError(f"{str(path)!r} is not a proxgan training checkpoint")
     return state
