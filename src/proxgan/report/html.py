@@ -36,7 +36,8 @@ figcaption { color: #666; font-size: .85em; }
 table { border-collapse: collapse; margin: .4em 0; font-size: .92em; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
-.cols { display: grid; grid-template-columns: 1fr 1fr; gap: 1.2em; }
+.cols { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1.2em; }
+.cols > * { min-width: 0; overflow-x: auto; }
 @media (max-width: 800px) { .cols { grid-template-columns: 1fr; } }
 footer { color: #444; font-size: .88em; border-top: 1px solid #ccc; margin-top: 2em; padding-top: 1em; }
 .missing { color: #8a4b00; }
@@ -78,18 +79,23 @@ def format_value(value: Any) -> str:
     return html.escape(str(value))
 
 
+def key_label(key: Any) -> str:
+    """A results key as a table header, breakable after its underscores (long keys wrap, not overflow)."""
+    return html.escape(str(key)).replace("_", "_<wbr>")
+
+
 def format_mapping(mapping: Mapping[str, Any]) -> str:
     """A two-column table: key, formatted value."""
     if not mapping:
         return "—"
-    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{format_value(v)}</td></tr>" for k, v in mapping.items())
+    body = "".join(f"<tr><th>{key_label(k)}</th><td>{format_value(v)}</td></tr>" for k, v in mapping.items())
     return f"<table>{body}</table>"
 
 
 def format_rows(rows: list[Mapping[str, Any]]) -> str:
     """A table with one row per record and the union of their keys as columns."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    head = "".join(f"<th>{key_label(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{format_value(row.get(c))}</td>" for c in columns) + "</tr>"
                    for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
