@@ -235,9 +235,6 @@ def test_evaluation_during_training_is_recorded_and_leaves_training_unchanged(tm
     plain = train(config_from_dict(base), tmp_path / "plain")
     scored_cfg = {**base, "log": {**base["log"], "eval_every": 2, "eval_metrics": "modes", "eval_samples": 200}}
     scored = train(config_from_dict(scored_cfg), tmp_path / "scored")
-    def losses(doc):
-        return {k: v for k, v in doc["results"]["losses"].items() if k != "wall_seconds"}
-
     assert losses(scored) == losses(plain)
     evaluations = scored["results"]["evaluations"]
     assert [e["step"] for e in evaluations] == [2, 4]

@@ -215,8 +215,12 @@ class LoadedRun:
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, batch_size: int = 256) -> Tensor:
         """n generator samples G(z) (eval mode, no grad), in batches of ``batch_size``."""
-        z = self.latents(n, seed=seed)
-        return torch.cat([self.generator(chunk) for chunk in z.split(batch_size)])
+        return generate(self.generator, self.latents(n, seed=seed), batch_size=batch_size)
+
+
+def generate(G: nn.Module, z: Tensor, *, batch_size: int = 256) -> Tensor:
+    """G(z) for many latent codes, in batches of ``batch_size`` (call under ``torch.no_grad``)."""
+    return torch.cat([G(chunk) for chunk in z.split(batch_size)])
 
 
 def load_experiment_data(config: ExperimentConfig) -> InMemoryData:

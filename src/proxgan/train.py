@@ -305,8 +305,7 @@ def train(
         latents = torch.Generator().manual_seed(config.seed + step)
 
         def sample(n: int) -> Tensor:
-            z = torch.randn(n, trainer.G.latent_dim, generator=latents).to(device)
-            return torch.cat([trainer.G(chunk) for chunk in z.split(256)])
+            return runs.generate(trainer.G, torch.randn(n, trainer.G.latent_dim, generator=latents).to(device))
 
         trainer.G.eval()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
