@@ -451,15 +451,15 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
 
     def column(formulation: str, dim: int, strategy: str, steps: int) -> dict[str, Any]:
         """Metric over the seeds (mean ± std) with the training seconds; each run is trained once."""
-        for seed in ctx.scale.seeds:
-            name = f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}"
+        names = {seed: f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}" for seed in ctx.scale.seeds}
+        for seed, name in names.items():
             if name not in runs:
                 config = training_config(p, formulation, strategy=strategy, seed=seed, steps=steps, dim=dim,
                                          data_root=ctx.scale.data_root)
                 doc = train_run(config, stage_dir / "runs" / name, ctx, name)
                 runs[name] = {"strategy": strategy, "seed": seed, "steps": steps, "training_seconds": training_seconds(doc),
                               "score": sample_quality(stage_dir / "runs" / name, p["metric"], p["samples"], ctx)}
-        chosen = [runs[f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}"] for seed in ctx.scale.seeds]
+        chosen = [runs[name] for name in names.values()]
         return value_stats([r["score"] for r in chosen]) | {"seconds": value_stats([r["training_seconds"] for r in chosen])}
 
     rows = []
