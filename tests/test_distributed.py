@@ -11,7 +11,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from proxgan.config import config_from_dict
 from proxgan.objectives import get_formulation
-from proxgan.proximal import input_gradients, proximal_loss
+from proxgan.gradients import input_gradients
+from proxgan.proximal import proximal_loss
 from proxgan.train import train
 
 WORLD = 2
@@ -25,7 +26,8 @@ def small_critic():
 def penalized_loss(D, real, fake):
     """Algorithm 1's inner loss with λ = 0.5; it reaches the weights through ∇ₓD(x) (double backprop)."""
     reference = 0.5 * input_gradients(small_critic(), real, create_graph=False)
-    return proximal_loss(D, get_formulation("wgan-gp"), real, fake, reference, lam=0.5)[0]
+    wgan_gp = get_formulation("wgan-gp")
+    return proximal_loss(D, real, fake, wgan_gp.objective.discriminator_loss, reference, 0.5, penalty=wgan_gp.regularizer)[0]
 
 
 def check_gradient_average(rank):

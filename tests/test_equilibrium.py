@@ -25,7 +25,8 @@ from proxgan.equilibrium import (
 )
 from proxgan.errors import ProxganError
 from proxgan.objectives import OBJECTIVES, Formulation
-from proxgan.proximal import ProximalConfig, scores_and_input_gradients
+from proxgan.gradients import scores_and_input_gradients
+from proxgan.proximal import ProximalConfig
 
 #: WGAN objective V = E D(x) − E D(G(z)) (eq. 8) with no constraint on D, so everything is smooth
 WGAN = Formulation("wgan-unconstrained", OBJECTIVES["wgan"])

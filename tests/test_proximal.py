@@ -7,15 +7,16 @@ import torch
 from torch import nn
 
 from proxgan.errors import ProxganError
+from proxgan.gradients import input_gradients
 from proxgan.models import MLPDiscriminator
 from proxgan.objectives import get_formulation
-from proxgan.proximal import (
-    ProximalConfig,
-    input_gradients,
-    proximal_maximize,
-    sobolev_distance_sq,
-    sobolev_penalty,
-)
+from proxgan.proximal import ProximalConfig, sobolev_distance_sq, sobolev_penalty
+
+
+def inner_loop(D, formulation, real, fake, config, **options):
+    """The formulation's inner loop with its statistics read back as numbers."""
+    update = formulation.proximal_update(D, real, fake, config, **options)
+    return {"value": -update.loss.item(), "penalty": update.sobolev.item(), "inner_losses": update.losses.tolist()}
 
 DT = torch.float64
 
@@ -99,7 +100,7 @@ def test_inner_maximization_converges_to_the_closed_form_maximizer():
     for lam in (0.5, 2.0):
         D = Linear(W0)
         cfg = ProximalConfig(lam=lam, steps=80, optimizer="sgd", lr=0.5 / lam)  # contraction factor 1/2
-        stats = proximal_maximize(D, get_formulation("wgan-sn"), real, fake, cfg)
+        stats = inner_loop(D, get_formulation("wgan-sn"), real, fake, cfg)
         expected = torch.tensor(W0, dtype=DT) + delta / lam
         assert torch.allclose(D.w.detach(), expected, atol=1e-12)
         assert stats["penalty"] == pytest.approx(0.5 * (delta / lam).pow(2).sum().item(), rel=1e-9)
@@ -113,7 +114,7 @@ def test_default_adam_inner_loop_approaches_the_maximizer():
     target = torch.tensor(W0, dtype=DT) + (real.mean(0) - fake.mean(0)) / 1.0
     D = Linear(W0)
     start = (D.w.detach() - target).norm().item()
-    proximal_maximize(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=1.0, steps=300, lr=0.02))
+    inner_loop(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=1.0, steps=300, lr=0.02))
     assert (D.w.detach() - target).norm().item() < 0.02 * start
 
 
@@ -125,7 +126,7 @@ def test_penalty_changes_the_inner_solution():
     solutions = {}
     for lam in (0.0, 10.0):
         D = copy.deepcopy(D0)
-        proximal_maximize(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=lam, steps=20, lr=1e-2))
+        inner_loop(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=lam, steps=20, lr=1e-2))
         solutions[lam] = torch.cat([p.detach().flatten() for p in D.parameters()])
     start = torch.cat([p.detach().flatten() for p in D0.parameters()])
     moved = {lam: (w - start).norm().item() for lam, w in solutions.items()}
@@ -144,7 +145,7 @@ def test_fresh_batches_use_a_frozen_reference():
         return real, fake
 
     D = Linear(W0)
-    proximal_maximize(D, get_formulation("wgan-sn"), real, fake, cfg, next_batch=next_batch)
+    inner_loop(D, get_formulation("wgan-sn"), real, fake, cfg, next_batch=next_batch)
     assert len(calls) == 60
     expected = torch.tensor(W0, dtype=DT) + (real.mean(0) - fake.mean(0)) / 2.0
     assert torch.allclose(D.w.detach(), expected, atol=1e-12)
@@ -153,10 +154,10 @@ def test_fresh_batches_use_a_frozen_reference():
 def test_reference_gradients_are_computed_once_and_nothing_is_recomputed():
     real, fake = gaussian_batches()
     D = Counting(Linear(W0))
-    proximal_maximize(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(steps=7))
+    inner_loop(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(steps=7))
     assert D.calls == 1 + 2 * 7  # reference, then D(real) [reused for ∇ₓD] and D(fake) per step
     D = Counting(Linear(W0))
-    proximal_maximize(D, get_formulation("wgan-gp"), real, fake, ProximalConfig(steps=7))
+    inner_loop(D, get_formulation("wgan-gp"), real, fake, ProximalConfig(steps=7))
     assert D.calls == 1 + 3 * 7  # + the interpolates of the gradient penalty
 
 
@@ -165,7 +166,7 @@ def test_gradient_penalty_is_part_of_the_inner_objective():
     real, fake = gaussian_batches()
     D = Linear(W0)
     w0 = torch.tensor(W0, dtype=DT)
-    stats = proximal_maximize(D, get_formulation("wgan-gp"), real, fake, ProximalConfig(steps=2))
+    stats = inner_loop(D, get_formulation("wgan-gp"), real, fake, ProximalConfig(steps=2))
     expected = -(w0 @ (real.mean(0) - fake.mean(0))) + 10 * (w0.norm() - 1) ** 2
     assert stats["inner_losses"][0] == pytest.approx(expected.item(), rel=1e-10)
 
@@ -175,7 +176,7 @@ def test_weight_clipping_is_applied_after_every_inner_step():
     delta = real.mean(0) - fake.mean(0)
     D = Linear([0.0, 0.0, 0.0])
     cfg = ProximalConfig(lam=0.1, steps=3, optimizer="sgd", lr=1.0)
-    stats = proximal_maximize(D, get_formulation("wgan-wc"), real, fake, cfg)
+    stats = inner_loop(D, get_formulation("wgan-wc"), real, fake, cfg)
     w1 = 0.01 * torch.sign(delta)  # the first step overshoots; clipping projects to the box
     assert torch.equal(D.w.detach(), w1)
     step1 = -(w1 @ delta) + 0.1 * 0.5 * w1.pow(2).sum()  # loss seen by step 2 is at the clipped weights
@@ -194,13 +195,13 @@ def test_spectral_norm_updates_inside_the_inner_loop():
     (g,) = torch.autograd.grad(sobolev_penalty(D, real, torch.zeros_like(real)), original)
     assert g.abs().max() > 0  # the penalty reaches the un-normalized weights
     cfg = ProximalConfig(lam=0.1, steps=5, lr=1e-3)
-    proximal_maximize(D, get_formulation("sngan"), real, fake, cfg)
+    inner_loop(D, get_formulation("sngan"), real, fake, cfg)
     assert not torch.equal(original.detach(), before_w)
     assert not torch.equal(first.parametrizations.weight[0]._u, before_u)
     for layer in (m for m in D.modules() if isinstance(m, nn.Linear)):
         assert torch.linalg.matrix_norm(layer.weight.detach(), 2).item() == pytest.approx(1.0, abs=1e-2)
     fresh = ProximalConfig(steps=2, fresh_batches=True)  # the frozen snapshot of a spectral-normed D works too
-    proximal_maximize(D, get_formulation("sngan"), real, fake, fresh, next_batch=lambda: (real, fake))
+    inner_loop(D, get_formulation("sngan"), real, fake, fresh, next_batch=lambda: (real, fake))
 
 
 def test_input_gradients_work_under_no_grad():

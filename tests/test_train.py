@@ -11,7 +11,7 @@ from proxgan.config import OptimizerConfig, config_from_dict
 from proxgan.data import load_dataset
 from proxgan.errors import ProxganError
 from proxgan.objectives import OBJECTIVES, Formulation
-from proxgan.proximal import ProximalConfig, proximal_maximize
+from proxgan.proximal import ProximalConfig
 from proxgan.runs import load_run
 from proxgan.train import ProximalStrategy, RegularStrategy, Trainer, TrainingDiverged, train
 
@@ -95,7 +95,7 @@ def test_generator_step_descends_the_generator_loss_at_fixed_D():
 
 
 def test_proximal_step_is_algorithm_1_inner_loop_then_generator_step():
-    """One proximal iteration = proximal_maximize from w_k on the outer batch, then θ's step at w_{k+1}."""
+    """One proximal iteration = proximal_update from w_k on the outer batch, then θ's step at w_{k+1}."""
     config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": "sgd", "lr": 0.05}})
     trainer = linear_trainer(ProximalStrategy(config))
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
@@ -105,13 +105,14 @@ def test_proximal_step_is_algorithm_1_inner_loop_then_generator_step():
     real = trainer.data.batch(16, data_rng)
     with torch.no_grad():
         fake = G(torch.randn(16, 3, generator=noise_rng))
-    expected = proximal_maximize(D, WGAN, real, fake, config.proximal)
+    expected = WGAN.proximal_update(D, real, fake, config.proximal)
     w_new = D.w.detach().clone()
     b_new = G.net.bias.detach() + 0.1 * w_new  # the generator steps at the *updated* discriminator
     assert torch.allclose(trainer.D.w, w_new, atol=1e-6)
     assert torch.allclose(trainer.G.net.bias, b_new, atol=1e-6)
-    assert stats["d_loss"] == pytest.approx(expected["inner_losses"][-1], abs=1e-6)
-    assert stats["penalty"] == pytest.approx(expected["penalty"], abs=1e-6) and stats["penalty"] > 0
+    assert stats["d_loss"] == pytest.approx(expected.losses[-1].item(), abs=1e-6)
+    assert stats["penalty"] == pytest.approx(expected.sobolev.item(), abs=1e-6) and stats["penalty"] > 0
+    assert stats["value"] == pytest.approx(-expected.loss.item(), abs=1e-6) and stats["inner_steps"] == 4
 
 
 # --- whole runs ---------------------------------------------------------------------------------
@@ -153,9 +154,12 @@ def test_a_run_writes_its_directory_and_loads_back(tmp_path):
         train(tiny(steps=4), tmp_path)
 
 
-@pytest.mark.parametrize("strategy,formulation", [("regular", "wgan-gp"), ("proximal", "sngan")])
-def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation):
-    config = tiny(strategy, formulation, steps=6)
+@pytest.mark.parametrize("strategy,formulation,proximal", [
+    ("regular", "wgan-gp", {}), ("proximal", "sngan", {}),
+    ("proximal", "wgan-gp", {"penalty_batch": 3, "tol": 0.5, "fresh_batches": False}),  # sub-batch rows, early stops
+])  # fmt: skip
+def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation, proximal):
+    config = tiny(strategy, formulation, steps=6, proximal=proximal)
     full = train(config, tmp_path / "full")
     calls = []
     part = train(config, tmp_path / "part", should_stop=lambda: calls.append(1) or len(calls) == 3)

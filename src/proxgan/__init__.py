@@ -1,6 +1,35 @@
 """proxgan: do GANs have Nash equilibria, and what do we train towards instead?
 
 Reference toolkit for Farnia & Ozdaglar, *Do GANs always have Nash equilibria?* (ICML 2020).
+
+For use inside your own GAN code: :func:`proximal_update` (Algorithm 1's proximal discriminator update),
+:func:`nash_test` and :func:`proximal_test` (the equilibrium tests of §2 and §6.1 on your trained pair).
+They load torch on first use, so ``import proxgan`` stays light.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+#: public name -> module that defines it (imported on first access)
+_EXPORTS = {
+    "proximal_update": "proxgan.proximal",
+    "ProximalUpdate": "proxgan.proximal",
+    "nash_test": "proxgan.equilibrium",
+    "proximal_test": "proxgan.equilibrium",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'proxgan' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

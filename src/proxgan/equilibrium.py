@@ -7,7 +7,7 @@ Given a trained pair (G_θfinal, D_wfinal) the discriminator is frozen and only 
 * **Proximal test** (§6.1, eq. 19): ``min_θ V_λ^prox(G_θ, D_wfinal)`` where (eq. 11)
   ``V_λ^prox(G, D) = max_D̃ V(G, D̃) − λ‖D̃ − D‖²`` with the Sobolev norm of eq. (15). Each generator
   gradient is ``∇_θ V(G_θ, D_w*)`` (Proposition 4, eq. 14) with w* from the inner proximal maximization
-  (``proxgan.proximal.proximal_maximize``), started at w_final at EVERY step on a copy of D.
+  (``proxgan.proximal.proximal_update``), started at w_final at EVERY step on a copy of D.
 
 Both tests track, at log-spaced steps and on fixed evaluation batches, the original objective
 V(G_θ, D_wfinal) (the curve of Figures 1, 2, 4, 5), the proximal objective, an optional sample-quality
@@ -32,15 +32,9 @@ from torch import Tensor, nn
 
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
 from proxgan.io import atomic_write
-from proxgan.objectives import Formulation
-from proxgan.proximal import (
-    OPTIMIZERS,
-    ProximalConfig,
-    frozen_copy,
-    proximal_maximize,
-    scores_and_input_gradients,
-    sobolev_penalty,
-)
+from proxgan.gradients import scores_and_input_gradients
+from proxgan.objectives import Formulation, LossFormulation
+from proxgan.proximal import OPTIMIZERS, ProximalConfig, frozen_copy, sobolev_penalty
 
 TESTS = ("nash", "proximal")
 #: what the generator descends: V itself (eqs. 5 and 19 as written) or the run's generator loss
@@ -94,13 +88,14 @@ class Quality:
 class GameSetting:
     """What the tests need from a trained run. ``discriminator`` is D_wfinal and is never modified.
 
+    ``formulation`` is proxgan's or, for a GAN trained elsewhere, a :class:`~proxgan.objectives.LossFormulation`.
     ``sample_real(n, seed)`` and ``sample_latents(n, seed)`` draw deterministic batches;
     ``make_optimizer(params)`` builds the run's generator optimizer.
     """
 
     generator: nn.Module
     discriminator: nn.Module
-    formulation: Formulation
+    formulation: Formulation | LossFormulation
     sample_real: Callable[[int, int], Tensor]
     sample_latents: Callable[[int, int], Tensor]
     make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -139,7 +134,7 @@ def state_fingerprint(*modules: nn.Module) -> str:
     return h.hexdigest()
 
 
-def generator_objective(formulation: Formulation, kind: str, d_real: Tensor, d_fake: Tensor) -> Tensor:
+def generator_objective(formulation: Formulation | LossFormulation, kind: str, d_real: Tensor, d_fake: Tensor) -> Tensor:
     """The loss the generator descends: V(G, D) itself (``"value"``, eqs. 6–8) or the run's generator loss."""
     if kind == "value":
         return formulation.objective.value(d_real.detach(), d_fake)
@@ -151,7 +146,7 @@ def trainable(module: nn.Module) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
-def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formulation: Formulation, real: Tensor, fake: Tensor,
+def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formulation: Formulation | LossFormulation, real: Tensor, fake: Tensor,
                            config: ProximalConfig, *, seed: int = 0) -> nn.Module:
     """D_w* of eq. (11): reset ``D_work`` to w_final, run the inner proximal maximization, return it frozen.
 
@@ -164,11 +159,11 @@ def proximal_discriminator(D_work: nn.Module, w_final: dict[str, Tensor], formul
     devices = [real.device] if real.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        proximal_maximize(D_work, formulation, real, fake, config)
+        formulation.proximal_update(D_work, real, fake, config)
     return D_work.eval().requires_grad_(False)
 
 
-def generator_gradient(G: nn.Module, D: nn.Module, formulation: Formulation, real: Tensor, fake: Tensor, kind: str) -> list[Tensor]:
+def generator_gradient(G: nn.Module, D: nn.Module, formulation: Formulation | LossFormulation, real: Tensor, fake: Tensor, kind: str) -> list[Tensor]:
     """∇_θ of the generator's loss against the fixed discriminator ``D``, one tensor per trainable parameter.
 
     Nash test: D = D_wfinal (eq. 5). Proximal test: D = D_w* (Proposition 4, eq. 14).
@@ -217,7 +212,7 @@ class FixedEvaluation:
         )
 
 
-def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation: Formulation,
+def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation: Formulation | LossFormulation,
                        fixed: FixedEvaluation, config: ProximalConfig, *, seed: int = 0) -> float:
     """V_λ^prox(G, D_wfinal) ≈ V(G, D_w*) − λ·(1/2n)Σᵢ‖∇ₓD_w*(xᵢ) − ∇ₓD_wfinal(xᵢ)‖² on the fixed evaluation batch.
 
@@ -528,6 +523,105 @@ def run_equilibrium(
         },
         "figures": [figure],
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# the tests on a GAN trained outside proxgan
+
+
+def setting_from_modules(
+    G: nn.Module,
+    D: nn.Module,
+    real_data: Tensor,
+    loss: Callable[[Tensor, Tensor], Tensor],
+    *,
+    generator_loss: Callable[[Tensor], Tensor] | None = None,
+    penalty: Callable[[nn.Module, Tensor, Tensor], Tensor] | None = None,
+    projection: Callable[[nn.Module], None] | None = None,
+    latent_shape: int | tuple[int, ...] | None = None,
+    make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
+    quality: Quality | None = None,
+) -> GameSetting:
+    """A :class:`GameSetting` for a user's own trained pair: D minimises ``loss(D(x), D(G(z)))`` (V = -loss).
+
+    Real batches are rows of ``real_data`` drawn with replacement; latents are standard normal of shape
+    ``latent_shape`` (default ``G.latent_dim``); the generator optimizer defaults to Adam(1e-4, β = (0.5, 0.9)).
+    ``generator_loss(d_fake)`` is the per-sample generator loss (needed only with ``generator_loss="training"``),
+    ``penalty`` and ``projection`` D's constraint inside the proximal inner loop (see :class:`LossFormulation`).
+    """
+    from proxgan.objectives import LossObjective
+
+    shape = latent_shape if latent_shape is not None else getattr(G, "latent_dim", None)
+    if shape is None:
+        raise ProxganError("the generator has no latent_dim attribute; pass latent_shape")
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    device = real_data.device
+
+    def sample_real(n: int, seed: int) -> Tensor:
+        return real_data[torch.randint(len(real_data), (n,), generator=torch.Generator().manual_seed(seed)).to(device)]
+
+    def sample_latents(n: int, seed: int) -> Tensor:
+        return torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed)).to(device)
+
+    return GameSetting(
+        generator=G,
+        discriminator=D,
+        formulation=LossFormulation(LossObjective(loss, generator_loss), penalty=penalty, projection=projection),
+        sample_real=sample_real,
+        sample_latents=sample_latents,
+        make_optimizer=make_optimizer or (lambda params: torch.optim.Adam(params, lr=1e-4, betas=(0.5, 0.9))),
+        quality=quality,
+    )
+
+
+def _test_on_modules(test: str, G: nn.Module, D: nn.Module, real_data: Tensor, loss, threshold: float,
+                     progress: Callable[[int, int], None] | None, setting_options: dict[str, Any],
+                     overrides: dict[str, Any]) -> dict[str, Any]:
+    check_positive("threshold", threshold)
+    config = EquilibriumConfig(**overrides)
+    outcome = run_test(test, setting_from_modules(G, D, real_data, loss, **setting_options), config, progress=progress)
+    summary = summarize_test(outcome["curve"], config.steps)
+    verdict = nash_verdict(summary, threshold) if test == "nash" else proximal_verdict(summary, threshold, config.lam)
+    return {**outcome, "summary": summary, **verdict}
+
+
+def nash_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Tensor, Tensor], Tensor], *,
+              threshold: float = 0.1, progress: Callable[[int, int], None] | None = None,
+              generator_loss=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None, quality=None,
+              **overrides: Any) -> dict[str, Any]:
+    """The Nash test (eq. 5) on a pair trained anywhere: min_θ V(G_θ, D) from G's weights, D = D_wfinal frozen.
+
+    ``loss(d_real, d_fake)`` is the discriminator's loss (V = -loss); the keyword options are those of
+    :func:`setting_from_modules`, ``overrides`` :class:`EquilibriumConfig` fields (steps, batch_size, ...).
+    G and D are not modified. Returns ``{"curve", "samples", "summary", "nash_refuted", "sentence"}``.
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from proxgan import nash_test
+    >>> G, D = nn.Linear(2, 2), nn.Linear(2, 1)
+    >>> G.latent_dim = 2
+    >>> wgan_loss = lambda d_real, d_fake: d_fake.mean() - d_real.mean()
+    >>> sgd = lambda params: torch.optim.SGD(params, lr=0.5)
+    >>> result = nash_test(G, D, torch.randn(500, 2) + 3, wgan_loss, make_optimizer=sgd, steps=20, track_proximal=False)
+    >>> result["nash_refuted"]  # a linear critic: G can always move its samples further along D's slope
+    True
+    """
+    options = dict(generator_loss=generator_loss, penalty=penalty, projection=projection, latent_shape=latent_shape,
+                   make_optimizer=make_optimizer, quality=quality)  # fmt: skip
+    return _test_on_modules("nash", G, D, real_data, loss, threshold, progress, options, overrides)
+
+
+def proximal_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Tensor, Tensor], Tensor], *,
+                  threshold: float = 0.1, progress: Callable[[int, int], None] | None = None,
+                  generator_loss=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None,
+                  quality=None, **overrides: Any) -> dict[str, Any]:
+    """The proximal test (eq. 19) on a pair trained anywhere: min_θ V_λ^prox(G_θ, D_wfinal), λ = ``lam`` (0.1).
+
+    Arguments as in :func:`nash_test`. Returns ``{"curve", "samples", "summary", "proximal_consistent", "sentence"}``.
+    """
+    options = dict(generator_loss=generator_loss, penalty=penalty, projection=projection, latent_shape=latent_shape,
+                   make_optimizer=make_optimizer, quality=quality)  # fmt: skip
+    return _test_on_modules("proximal", G, D, real_data, loss, threshold, progress, options, overrides)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,13 +18,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from proxgan.errors import check_choice
-from proxgan.proximal import input_gradients
+from proxgan.errors import ProxganError, check_choice
+from proxgan.gradients import input_gradients
+
+if TYPE_CHECKING:
+    from proxgan.proximal import Penalty, ProximalConfig, ProximalUpdate
 
 LOG2 = math.log(2.0)
 
@@ -235,6 +239,54 @@ class Formulation:
         with torch.no_grad():
             for p in D.parameters():
                 p.clamp_(-self.weight_clip, self.weight_clip)
+
+    def proximal_update(self, D: nn.Module, real: Tensor, fake: Tensor, config: ProximalConfig, **options) -> ProximalUpdate:
+        """Algorithm 1's inner loop for this formulation: :meth:`ProximalConfig.update` on -V, with the gradient
+        penalty inside the loss and the projection after every step; ``options`` go to it (optimizer, next_batch, ...)."""
+        penalty = self.regularizer if self.gradient_penalty else None
+        return config.update(D, real, fake, self.objective.discriminator_loss, penalty=penalty, after_step=self.project, **options)
+
+
+@dataclass(frozen=True)
+class LossObjective:
+    """The objective of a GAN written elsewhere, from its discriminator loss: V(G, D) = -loss(D(x), D(G(z))).
+
+    ``generator_term`` is the per-sample generator loss on D(G(z)) (e.g. -log σ(v) for the non-saturating GAN);
+    without it only V itself can be descended by the generator.
+    """
+
+    loss: Callable[[Tensor, Tensor], Tensor]
+    generator_term: ScoreFn | None = None
+
+    def value(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """V(G, D) = -loss(d_real, d_fake)."""
+        return -self.loss(d_real, d_fake)
+
+    def discriminator_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """The discriminator's own loss."""
+        return self.loss(d_real, d_fake)
+
+    def generator_loss(self, d_fake: Tensor) -> Tensor:
+        """E[generator_term(D(G(z)))]; a ProxganError when no generator loss was given."""
+        if self.generator_term is None:
+            raise ProxganError("this GAN's generator loss is unknown: pass generator_loss, or descend V itself")
+        return self.generator_term(d_fake).mean()
+
+
+@dataclass(frozen=True)
+class LossFormulation:
+    """A GAN written elsewhere in the role of a :class:`Formulation`: its :class:`LossObjective`, an optional
+    ``penalty(D, real, fake)`` added to D's loss (e.g. its own gradient penalty) and an optional ``projection(D)``
+    after each D step (e.g. its weight clipping)."""
+
+    objective: LossObjective
+    penalty: Penalty | None = None
+    projection: Callable[[nn.Module], None] | None = None
+    name: str = "custom"
+
+    def proximal_update(self, D: nn.Module, real: Tensor, fake: Tensor, config: ProximalConfig, **options) -> ProximalUpdate:
+        """Algorithm 1's inner loop for this GAN (:meth:`ProximalConfig.update` on its loss, penalty and projection)."""
+        return config.update(D, real, fake, self.objective.loss, penalty=self.penalty, after_step=self.projection, **options)
 
 
 _ARJOVSKY = "Arjovsky, Chintala & Bottou 2017 (WGAN): clip c = 0.01"

@@ -7,7 +7,31 @@ The proximal objective (eq. 11) with the Sobolev semi-norm ||D||_{Ḣ¹}² = E_P
 estimated on a real batch x_1..x_n exactly as in Algorithm 1 (whose 1/2 factor we keep). The
 penalty depends on w only through input gradients, so its w-gradient needs double
 backpropagation: ∇ₓD_w is computed with ``create_graph=True`` and the penalty is backpropagated
-through it. :func:`proximal_maximize` runs the inner ascent of Algorithm 1 from w_k.
+through it. :func:`proximal_update` runs the inner ascent of Algorithm 1 from w_k for any PyTorch
+discriminator, loss and optimizer; proxgan's own formulations call it through
+:meth:`proxgan.objectives.Formulation.proximal_update`.
+
+Two options go beyond the paper (both off by default, so Algorithm 1 is what runs):
+
+* ``penalty_batch = m``: the Sobolev penalty of each inner step on m rows of the real batch drawn
+  uniformly without replacement, (1/(2m)) Σ_{i∈S} ||∇ₓD_w(xᵢ) - ∇ₓD_{w_k}(xᵢ)||², an unbiased estimate
+  of the full-batch penalty (every row is in S with probability m/n); only those m rows pay for the
+  double backward. V still sees the whole real batch.
+* ``tol``: stop the inner loop early (T stays the cap). Write Φ(w) = -(loss + penalty + λ·sobolev) for
+  the inner objective and Φ_t = Φ(w_t). Proposition 4 rests on Φ being λ-strongly concave in D's
+  function space under the Sobolev norm, so for the maximizer D*, (λ/2)||D_t - D*||²_{Ḣ¹} ≤ Φ* - Φ_t,
+  with equality when V is linear in D (WGAN). If the ascent contracts the gap at a rate ρ < 1
+  (Φ* - Φ_{t} ≤ ρ (Φ* - Φ_{t-1}), as gradient ascent does on a strongly concave, smooth objective), then
+  Φ* - Φ_t ≤ ρ/(1-ρ) · (Φ_t - Φ_{t-1}): the gain of the last step bounds the remaining gap. The loop
+  therefore stops at the first t ≥ 1 with
+
+      Φ_t - Φ_{t-1} ≤ tol · (Φ_t - Φ_0),
+
+  i.e. the last step gained at most a fraction tol of everything gained from w_k, which bounds the
+  relative suboptimality (Φ* - Φ_t)/(Φ* - Φ_0) ≤ tol·ρ/(1-ρ) (for WGAN: the relative squared Sobolev
+  distance ||D_t - D*||²/||D_k - D*||²). w_t is returned without the update from w_t. The check costs
+  one scalar copied to the host per inner step (only when ``tol`` is set); with ``penalty_batch`` or
+  fresh batches Φ_t is a noisy estimate, so the test can fire early on noise.
 """
 
 from __future__ import annotations
@@ -15,39 +39,20 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from proxgan.errors import check_choice, check_nonnegative, check_positive, check_positive_int
+from proxgan.errors import ProxganError, check_choice, check_nonnegative, check_positive, check_positive_int
+from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores_and_input_gradients
 
-if TYPE_CHECKING:  # objectives imports this module (for ∇ₓD in the gradient penalty)
-    from proxgan.objectives import Formulation
-
-
-def scores_and_input_gradients(D: nn.Module, x: Tensor, *, create_graph: bool) -> tuple[Tensor, Tensor]:
-    """D(xᵢ) and ∇ₓD(xᵢ) from one forward pass (works under ``torch.no_grad`` too).
-
-    With ``create_graph=True`` both are differentiable in D's weights, so a loss built from them
-    backpropagates into w through the input gradient (double backprop).
-    """
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        scores = D(x)
-        (grads,) = torch.autograd.grad(scores.sum(), x, create_graph=create_graph, retain_graph=True)
-    return scores, grads
-
-
-def input_gradients(D: nn.Module, x: Tensor, *, create_graph: bool) -> Tensor:
-    """∇ₓD(xᵢ) for every sample (D scores samples independently), same shape as ``x``."""
-    return scores_and_input_gradients(D, x, create_graph=create_graph)[1]
-
-
-def mean_sq_gradient_distance(grads: Tensor, other: Tensor) -> Tensor:
-    """(1/n) Σᵢ ||gradsᵢ - otherᵢ||², the empirical Sobolev distance between two gradient fields."""
-    return (grads - other).pow(2).flatten(1).sum(dim=1).mean()
+#: ``loss(d_real, d_fake)``: the scalar the discriminator minimises, from its scores on a real and a fake batch
+DiscriminatorLoss = Callable[[Tensor, Tensor], Tensor]
+#: ``penalty(D, real, fake)``: an extra term of D's loss that needs D and the samples (e.g. WGAN-GP's)
+Penalty = Callable[[nn.Module, Tensor, Tensor], Tensor]
+#: ``hook(D)``: called before (gradient clipping) or after (projection, weight clipping) each optimizer step
+StepHook = Callable[[nn.Module], None]
 
 
 def sobolev_penalty(D: nn.Module, x: Tensor, ref_grads: Tensor) -> Tensor:
@@ -78,12 +83,24 @@ def make_optimizer(name: str, params, *, lr: float, betas: tuple[float, float] =
     return torch.optim.SGD(params, lr=lr)
 
 
+def check_inner_settings(lam: float, steps: int, tol: float | None, penalty_batch: int | None) -> None:
+    """Validate λ ≥ 0, T ≥ 1, tol in (0, 1) and penalty_batch ≥ 1 (None: off), one ProxganError line each."""
+    check_nonnegative("proximal lam", lam)
+    check_positive_int("proximal steps", steps)
+    if tol is not None and check_positive("proximal tol", tol) >= 1:
+        raise ProxganError(f"proximal tol must be in (0, 1), got {tol:g}")
+    if penalty_batch is not None:
+        check_positive_int("proximal penalty_batch", penalty_batch)
+
+
 @dataclass(frozen=True)
 class ProximalConfig:
     """Inner maximization of Algorithm 1; defaults from paper §6.2 (λ = 0.1, T = 20 Adam steps).
 
     lr and betas follow the WGAN-GP Adam settings (Gulrajani et al. 2017). ``fresh_batches``
     draws a new (real, fake) pair for every inner step instead of reusing the outer batch.
+    ``tol`` (adaptive stop, T the cap) and ``penalty_batch`` (Sobolev penalty on a sub-batch) are
+    the cheaper variants described in this module's docstring; None keeps Algorithm 1.
     """
 
     lam: float = 0.1
@@ -92,16 +109,42 @@ class ProximalConfig:
     lr: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.9)
     fresh_batches: bool = False
+    tol: float | None = None
+    penalty_batch: int | None = None
 
     def __post_init__(self) -> None:
-        check_nonnegative("proximal lam", self.lam)
-        check_positive_int("proximal steps", self.steps)
+        check_inner_settings(self.lam, self.steps, self.tol, self.penalty_batch)
         check_choice("proximal optimizer", self.optimizer, OPTIMIZERS)
         check_positive("proximal lr", self.lr)
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         """A fresh inner optimizer over ``params``."""
         return make_optimizer(self.optimizer, params, lr=self.lr, betas=self.betas)
+
+    def update(
+        self,
+        D: nn.Module,
+        real: Tensor,
+        fake: Tensor,
+        loss: DiscriminatorLoss,
+        *,
+        optimizer: torch.optim.Optimizer | None = None,
+        penalty: Penalty | None = None,
+        after_step: StepHook | None = None,
+        next_batch: Callable[[], tuple[Tensor, Tensor]] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> ProximalUpdate:
+        """:func:`proximal_update` with these settings; ``optimizer`` defaults to a fresh :meth:`make_optimizer`.
+
+        ``next_batch`` is required with ``fresh_batches`` and ignored otherwise.
+        """
+        if self.fresh_batches and next_batch is None:
+            raise ValueError("fresh_batches needs next_batch() returning a (real, fake) pair")
+        return proximal_update(
+            D, real, fake, loss, optimizer or self.make_optimizer(D.parameters()),
+            lam=self.lam, steps=self.steps, tol=self.tol, penalty_batch=self.penalty_batch, penalty=penalty,
+            after_step=after_step, next_batch=next_batch if self.fresh_batches else None, generator=generator,
+        )  # fmt: skip
 
 
 def frozen_copy(D: nn.Module) -> nn.Module:
@@ -112,64 +155,149 @@ def frozen_copy(D: nn.Module) -> nn.Module:
     return snapshot
 
 
+def penalty_rows(n: int, m: int, generator: torch.Generator | None = None) -> Tensor:
+    """m of the indices 0..n-1 drawn uniformly without replacement (every m-subset equally likely), on the CPU."""
+    return torch.randperm(n, generator=generator)[:m]
+
+
 def proximal_loss(
-    D: nn.Module, formulation: Formulation, real: Tensor, fake: Tensor, ref_grads: Tensor, lam: float
-) -> tuple[Tensor, Tensor, Tensor]:
-    """(loss, V, penalty) with loss = -V(G, D_w) + constraint term + λ · sobolev_penalty.
-
-    One forward pass on the real batch gives both D_w(x) for V and ∇ₓD_w(x) for the penalty.
-    """
-    d_real, grads = scores_and_input_gradients(D, real, create_graph=lam > 0)
-    value = formulation.objective.value(d_real, D(fake))
-    penalty = 0.5 * mean_sq_gradient_distance(grads, ref_grads)
-    loss = -value + formulation.regularizer(D, real, fake) + lam * penalty
-    return loss, value, penalty
-
-
-def proximal_maximize(
     D: nn.Module,
-    formulation: Formulation,
     real: Tensor,
     fake: Tensor,
-    config: ProximalConfig,
+    loss: DiscriminatorLoss,
+    ref_grads: Tensor | None,
+    lam: float,
     *,
-    next_batch: Callable[[], tuple[Tensor, Tensor]] | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
-) -> dict:
-    """Inner loop of Algorithm 1: ``config.steps`` ascent steps on V(G, D_w) - λ · sobolev_penalty from w_k.
+    penalty: Penalty | None = None,
+    rows: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(total, d_loss, sobolev) with total = d_loss + penalty(D, real, fake) + λ·sobolev, the inner loss of Algorithm 1.
 
-    D is updated in place, starting from its current weights w_k. ``fake`` are generator samples
-    (the generator is fixed here, so they are detached once). The reference gradients ∇ₓD_{w_k}(x)
-    are computed once on ``real``; with ``config.fresh_batches`` each step takes ``next_batch()``
-    -> (real, fake) and its references come from a frozen snapshot of D_{w_k}. After every step
-    ``formulation.project(D)`` applies weight clipping (WGAN-WC); spectral-norm parametrizations
-    update as in any training forward pass. ``optimizer`` (optional) replaces the fresh
-    ``config.make_optimizer(D.parameters())``, e.g. to keep Adam's state across outer steps.
-
-    Returns ``{"value", "penalty", "inner_losses"}``: V and the penalty measured at the start of
-    the last inner step, and the loss -V + constraint + λ·penalty at every step.
+    d_loss = loss(D(real), D(fake)); sobolev = (1/(2|S|)) Σ_{i∈S} ||∇ₓD_w(xᵢ) - ref_gradsᵢ||² over the rows S
+    (all of them when ``rows`` is None). One forward pass on the real rows in S gives both their scores and
+    their input gradients; the other real rows get a plain forward. With λ = 0 no input gradient is taken.
     """
-    if config.fresh_batches and next_batch is None:
-        raise ValueError("fresh_batches needs next_batch() returning a (real, fake) pair")
-    optimizer = optimizer or config.make_optimizer(D.parameters())
-    if config.fresh_batches:
-        anchor = frozen_copy(D)
+    if lam == 0:
+        d_real, sobolev = D(real), real.new_zeros(())
+    elif rows is None:
+        d_real, grads = scores_and_input_gradients(D, real, create_graph=True)
+        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads)
     else:
-        real, fake = real.detach(), fake.detach()
-        ref_grads = input_gradients(D, real, create_graph=False)
-    losses = []
-    for _ in range(config.steps):
-        if config.fresh_batches:
+        rows = rows.to(real.device)
+        rest = torch.ones(real.shape[0], dtype=torch.bool, device=real.device)
+        rest[rows] = False
+        rest = rest.nonzero().squeeze(1)
+        d_rows, grads = scores_and_input_gradients(D, real[rows], create_graph=True)
+        d_real = torch.cat([d_rows, D(real[rest])])[torch.argsort(torch.cat([rows, rest]))]
+        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads[rows])
+    d_loss = loss(d_real, D(fake))
+    total = d_loss if penalty is None else d_loss + penalty(D, real, fake)
+    return total + lam * sobolev, d_loss, sobolev
+
+
+@dataclass(frozen=True)
+class ProximalUpdate:
+    """What :func:`proximal_update` did. Tensors stay on D's device (reading them syncs with it).
+
+    losses: the inner loss at every iterate evaluated, w_k = w_0, w_1, ... (one per step; one more when
+    ``tol`` stopped the loop, the loss at the returned weights). loss and sobolev: the caller's loss and
+    the Sobolev term (1/(2n)) Σ ||∇ₓD_w - ∇ₓD_{w_k}||² at the last iterate evaluated. steps: optimizer steps taken.
+    """
+
+    losses: Tensor
+    loss: Tensor
+    sobolev: Tensor
+    steps: int
+
+
+def _gained_little(losses: list[Tensor], tol: float) -> bool:
+    """The adaptive stop: Φ_t - Φ_{t-1} ≤ tol · (Φ_t - Φ_0) with Φ = -loss (one scalar copied to the host)."""
+    return bool(losses[-2] - losses[-1] <= tol * (losses[0] - losses[-1]))
+
+
+def proximal_update(
+    D: nn.Module,
+    real: Tensor,
+    fake: Tensor,
+    loss: DiscriminatorLoss,
+    optimizer: torch.optim.Optimizer,
+    *,
+    lam: float = 0.1,
+    steps: int = 20,
+    tol: float | None = None,
+    penalty_batch: int | None = None,
+    penalty: Penalty | None = None,
+    before_step: StepHook | None = None,
+    after_step: StepHook | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    next_batch: Callable[[], tuple[Tensor, Tensor]] | None = None,
+    generator: torch.Generator | None = None,
+) -> ProximalUpdate:
+    """Algorithm 1's inner loop: up to ``steps`` optimizer steps from w_k on
+
+        loss(D_w(x), D_w(x̃)) [+ penalty(D_w, x, x̃)] + λ/(2n) Σᵢ ||∇ₓD_w(xᵢ) - ∇ₓD_{w_k}(xᵢ)||²,
+
+    i.e. ascent on V(G, D_w) - λ·||D_w - D_{w_k}||²_{Ḣ¹}/2 (eqs. 11, 15) when loss = -V. D (any module that
+    scores samples independently, DDP-wrapped or not) is updated in place by the caller's ``optimizer``.
+    ``real`` and ``fake`` are one batch each (detached here: the generator is fixed); the reference
+    gradients ∇ₓD_{w_k}(x) are taken once. ``next_batch() -> (real, fake)`` draws a new pair for every step,
+    its references from a frozen snapshot of D_{w_k}. ``before_step(D)`` runs between backward and the
+    optimizer step (gradients unscaled when a ``scaler`` is given), ``after_step(D)`` after it (projection).
+    ``penalty_batch`` and ``tol`` are the cheaper variants of the module docstring; ``generator`` draws the
+    penalty rows. Nothing is copied to the host unless ``tol`` is set. Only input gradients are taken with
+    ``torch.autograd.grad``; the parameter gradients come from one ``backward()`` per step, so DDP works.
+
+    Drop-in use in a GAN's training loop, instead of its n_critic discriminator steps:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from proxgan import proximal_update
+    >>> D = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    >>> opt = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.9))
+    >>> wgan_loss = lambda d_real, d_fake: d_fake.mean() - d_real.mean()
+    >>> real, fake = torch.randn(64, 2) + 1, torch.randn(64, 2)
+    >>> update = proximal_update(D, real, fake, wgan_loss, opt, lam=0.1, steps=20)
+    >>> update.steps, update.losses.shape
+    (20, torch.Size([20]))
+    >>> bool(update.losses[-1] < update.losses[0])
+    True
+    """
+    check_inner_settings(lam, steps, tol, penalty_batch)
+    n = real.shape[0]
+    if penalty_batch is not None and penalty_batch > n:
+        raise ProxganError(f"proximal penalty_batch={penalty_batch} exceeds the real batch of {n}")
+    subsample = penalty_batch is not None and penalty_batch < n and lam > 0
+    real, fake = real.detach(), fake.detach()
+    anchor = frozen_copy(D) if next_batch is not None else None
+    ref_grads = input_gradients(D, real, create_graph=False) if lam > 0 and anchor is None else None
+    losses: list[Tensor] = []
+    taken = 0
+    while True:
+        if anchor is not None:
             real, fake = (t.detach() for t in next_batch())
-            ref_grads = input_gradients(anchor, real, create_graph=False)
-        loss, value, penalty = proximal_loss(D, formulation, real, fake, ref_grads, config.lam)
+            ref_grads = input_gradients(anchor, real, create_graph=False) if lam > 0 else None
+        rows = penalty_rows(n, penalty_batch, generator) if subsample else None
+        total, d_loss, sobolev = proximal_loss(D, real, fake, loss, ref_grads, lam, penalty=penalty, rows=rows)
+        losses.append(total.detach())
+        if tol is not None and taken > 0 and _gained_little(losses, tol):
+            break
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        formulation.project(D)
-        losses.append(loss.detach())
-    return {
-        "value": value.item(),
-        "penalty": penalty.item(),
-        "inner_losses": torch.stack(losses).tolist(),
-    }
+        if scaler is None:
+            total.backward()
+        else:
+            scaler.scale(total).backward()
+            if before_step is not None:
+                scaler.unscale_(optimizer)
+        if before_step is not None:
+            before_step(D)
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)
+            scaler.update()
+        if after_step is not None:
+            after_step(D)
+        taken += 1
+        if taken == steps:
+            break
+    return ProximalUpdate(torch.stack(losses), d_loss.detach(), sobolev.detach(), taken)

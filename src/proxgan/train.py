@@ -6,7 +6,7 @@ One generator iteration k is ``strategy.update_discriminator`` followed by
 - ``regular``: n_critic alternating steps on −V(G_{θ_k}, D_w) (+ the formulation's constraint), the
   usual WGAN/WGAN-GP/SN-GAN training (Arjovsky et al. 2017, Alg. 1).
 - ``proximal``: the inner loop of the paper's Algorithm 1, T ascent steps from w_k on
-  V(G_{θ_k}, D_w) − λ/(2n) Σᵢ ‖∇ₓD_w(xᵢ) − ∇ₓD_{w_k}(xᵢ)‖² (:func:`proxgan.proximal.proximal_maximize`),
+  V(G_{θ_k}, D_w) − λ/(2n) Σᵢ ‖∇ₓD_w(xᵢ) − ∇ₓD_{w_k}(xᵢ)‖² (:func:`proxgan.proximal.proximal_update`),
   so the generator steps on ∇_θ V(G_θ, D_{w*}) = ∇_θ V_λ^prox (Proposition 4, eq. 14).
 
 :func:`train` runs a whole experiment into a run directory (see :mod:`proxgan.runs`).
@@ -31,7 +31,7 @@ from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, check_choices
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
-from proxgan.proximal import make_optimizer, proximal_maximize
+from proxgan.proximal import make_optimizer
 
 Stats = dict[str, float]
 
@@ -57,7 +57,12 @@ class RegularStrategy:
 
 
 class ProximalStrategy:
-    """Algorithm 1's inner maximization, T steps with the ``proximal`` optimizer (its state persists)."""
+    """Algorithm 1's inner maximization, up to T steps with the ``proximal`` optimizer (its state persists).
+
+    The formulation runs :func:`proxgan.proximal.proximal_update`; its statistics are read with one host
+    copy per generator iteration. ``inner_steps`` is the number of inner steps taken (T unless ``proximal.tol``
+    stopped earlier); the penalty rows of ``proximal.penalty_batch`` come from the data stream.
+    """
 
     def __init__(self, config: ExperimentConfig):
         self.config = config.proximal
@@ -67,11 +72,12 @@ class ProximalStrategy:
 
     def update_discriminator(self, trainer: Trainer) -> Stats:
         with trainer.autocast():
-            stats = proximal_maximize(
-                trainer.D_sync, trainer.formulation, trainer.real_batch(), trainer.fake_batch(), self.config,
-                next_batch=lambda: (trainer.real_batch(), trainer.fake_batch()), optimizer=trainer.d_optimizer,
+            update = trainer.formulation.proximal_update(
+                trainer.D_sync, trainer.real_batch(), trainer.fake_batch(), self.config, optimizer=trainer.d_optimizer,
+                next_batch=lambda: (trainer.real_batch(), trainer.fake_batch()), generator=trainer.data_rng,
             )  # fmt: skip
-        return {"d_loss": stats["inner_losses"][-1], "value": stats["value"], "penalty": stats["penalty"]}
+        d_loss, value, penalty = torch.stack([update.losses[-1], -update.loss, update.sobolev]).tolist()
+        return {"d_loss": d_loss, "value": value, "penalty": penalty, "inner_steps": float(update.steps)}
 
 
 STRATEGIES: dict[str, type] = {"regular": RegularStrategy, "proximal": ProximalStrategy}
