@@ -258,6 +258,45 @@ def test_dirac_away_from_its_proximal_point_fails_the_proximal_test():
     assert not proximal_verdict(summary, 0.1, lam)["proximal_consistent"]
 
 
+def test_docstring_example_runs():
+    import doctest
+
+    import proxgan.equilibrium
+
+    assert doctest.testmod(proxgan.equilibrium).attempted > 0 and doctest.testmod(proxgan.equilibrium).failed == 0
+
+
+def test_user_pair_tests_match_the_closed_forms_without_a_run():
+    """nash_test / proximal_test on modules and a loss callable (no proxgan run, no Formulation): the Dirac
+    WGAN at its proximal point θ* = x + λφ, as above, through the public entry points."""
+    from proxgan import nash_test, proximal_test
+
+    lam, phi, x, lr = 0.5, 0.8, 1.0, 0.05
+    theta_star = x + lam * phi
+    options = dict(latent_shape=1, make_optimizer=sgd(lr), lam=lam, inner_steps=1, inner_optimizer="sgd",
+                   inner_lr=1 / lam, track_proximal=True, steps=30, batch_size=8, eval_size=8, grid_size=4, log_points=8)
+    real_data = torch.full((50, 1), x, dtype=torch.float64)
+
+    def wgan_loss(d_real, d_fake):
+        return d_fake.mean() - d_real.mean()
+
+    G, D = Dirac(theta_star), linear_critic(phi)
+    nash = nash_test(G, D, real_data, wgan_loss, **options)
+    prox = proximal_test(G, D, real_data, wgan_loss, **options)
+    assert G.theta.item() == theta_star and D[0].weight.item() == phi  # the user's modules are untouched
+    v0 = phi * (x - theta_star)
+    steps = np.array([r["step"] for r in nash["curve"]])
+    np.testing.assert_allclose(curve(nash), v0 - steps * lr * phi**2, atol=1e-12)
+    np.testing.assert_allclose(curve(prox), v0, atol=1e-12)
+    np.testing.assert_allclose(curve(prox, "proximal_objective"), v0 + (x - theta_star) ** 2 / (2 * lam), atol=1e-12)
+    assert nash["nash_refuted"] and prox["proximal_consistent"]
+    assert nash["summary"]["relative_drop"] == pytest.approx(30 * lr * phi**2 / abs(v0))
+    with pytest.raises(ProxganError, match="pass latent_shape"):
+        nash_test(G, D, real_data, wgan_loss, steps=1)
+    with pytest.raises(ProxganError, match="generator loss is unknown"):
+        nash_test(G, D, real_data, wgan_loss, **{**options, "generator_loss": "training"})
+
+
 # --- mechanics on a small neural GAN --------------------------------------------------------------
 
 

@@ -1,16 +1,27 @@
 """Sobolev proximal operator (eqs. 11, 15; Algorithm 1): closed forms, finite differences, constraints."""
 
 import copy
+import doctest
+import itertools
 
 import pytest
 import torch
 from torch import nn
 
+import proxgan
+from proxgan import proximal as proximal_module
 from proxgan.errors import ProxganError
 from proxgan.gradients import input_gradients
 from proxgan.models import MLPDiscriminator
 from proxgan.objectives import get_formulation
-from proxgan.proximal import ProximalConfig, sobolev_distance_sq, sobolev_penalty
+from proxgan.proximal import (
+    ProximalConfig,
+    penalty_rows,
+    proximal_loss,
+    proximal_update,
+    sobolev_distance_sq,
+    sobolev_penalty,
+)
 
 
 def inner_loop(D, formulation, real, fake, config, **options):
@@ -225,3 +236,174 @@ def test_input_gradients_work_under_no_grad():
 def test_bad_proximal_settings_name_the_value(kwargs, message):
     with pytest.raises(ProxganError, match=message):
         ProximalConfig(**kwargs)
+
+
+# --- the drop-in API: any loss, the caller's optimizer, hooks, no host sync --------------------------
+
+
+def wgan_loss(d_real, d_fake):
+    return d_fake.mean() - d_real.mean()
+
+
+def test_docstring_example_runs():
+    assert doctest.testmod(proximal_module).failed == 0
+    assert proxgan.proximal_update is proximal_update
+
+
+def test_user_loss_and_optimizer_reach_the_closed_form_maximizer():
+    """The same fixed point as the formulation's loop: w* = w0 + (m̂_real - m̂_fake)/λ, with a plain lambda loss."""
+    real, fake = gaussian_batches()
+    D = Linear(W0)
+    update = proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=0.25), lam=2.0, steps=60)
+    expected = torch.tensor(W0, dtype=DT) + (real.mean(0) - fake.mean(0)) / 2.0
+    assert torch.allclose(D.w.detach(), expected, atol=1e-12)
+    assert update.steps == 60 and update.losses.shape == (60,)
+
+
+def test_hooks_run_around_every_step_and_a_grad_scaler_changes_nothing():
+    real, fake = gaussian_batches()
+    real, fake = real.float(), fake.float()
+    seen = []
+
+    def clip(D):  # before the step: gradients exist and are unscaled
+        seen.append(("before", D.w.grad.clone()))
+        torch.nn.utils.clip_grad_norm_(D.parameters(), 0.5)
+
+    def project(D):
+        seen.append(("after", None))
+        with torch.no_grad():
+            D.w.clamp_(-0.4, 0.4)
+
+    results = []
+    for scaler in (None, torch.amp.GradScaler("cpu", init_scale=2.0**10)):
+        D = Linear(W0).float()
+        opt = torch.optim.SGD(D.parameters(), lr=0.3)
+        proximal_update(D, real, fake, wgan_loss, opt, steps=5, before_step=clip, after_step=project, scaler=scaler)
+        results.append(D.w.detach().clone())
+    assert [kind for kind, _ in seen] == ["before", "after"] * 10
+    for (_, g_plain), (_, g_scaled) in zip(seen[0:10:2], seen[10:20:2]):
+        assert torch.equal(g_plain, g_scaled)  # the scale 2^10 is undone exactly
+    assert torch.equal(results[0], results[1]) and results[0].abs().max() <= 0.4
+
+
+def test_no_host_sync_unless_tol_is_set(monkeypatch):
+    def forbidden(self, *args):
+        raise AssertionError("host sync")
+
+    real, fake = gaussian_batches()
+    for name in ("item", "tolist", "__bool__", "__float__"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    D = Linear(W0)  # SGD: torch's CPU Adam reads its step counter with .item()
+    proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=0.1), steps=3, penalty_batch=16)
+    with pytest.raises(AssertionError, match="host sync"):
+        proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=0.1), steps=3, tol=0.1)
+
+
+# --- the adaptive inner loop (proximal.tol) ------------------------------------------------------------
+
+
+def test_adaptive_loop_stops_where_its_criterion_says_and_never_exceeds_t():
+    """Linear D, SGD with lr = c/λ: w_t - w* = (1-c)^t (w0 - w*), so Φ* - Φ_t = (λ/2) q^t ||w0 - w*||² with
+    q = (1-c)². The stopping ratio (Φ_t - Φ_{t-1}) / (Φ_t - Φ_0) = q^(t-1)(1-q)/(1-q^t): for c = 1/2 it is
+    1, 0.2, 0.0476, ... at t = 1, 2, 3, so tol = 0.1 stops at w_3 after 3 steps, tol = 0.3 at w_2."""
+    real, fake = gaussian_batches()
+    lam, c = 2.0, 0.5
+    w0 = torch.tensor(W0, dtype=DT)
+    w_star = w0 + (real.mean(0) - fake.mean(0)) / lam
+    q = (1 - c) ** 2
+    for tol, cap in ((0.1, 20), (0.3, 20), (0.1, 2), (1e-9, 7)):
+        ratios = [q ** (t - 1) * (1 - q) / (1 - q**t) for t in range(1, 50)]
+        expected = min(next(t for t, r in enumerate(ratios, start=1) if r <= tol), cap)
+        D = Linear(W0)
+        update = proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=c / lam),
+                                 lam=lam, steps=cap, tol=tol)  # fmt: skip
+        assert update.steps == expected <= cap
+        assert torch.allclose(D.w.detach(), w_star + (1 - c) ** expected * (w0 - w_star), atol=1e-12)
+        evaluated = expected + (expected < cap)  # one more evaluation when the criterion (not the cap) stopped it
+        assert update.losses.shape == (evaluated,)
+        gaps = [(lam / 2) * q**t * (w0 - w_star).pow(2).sum().item() for t in range(evaluated)]
+        phi = (-update.losses).tolist()
+        assert [phi[-1] - p for p in phi] == pytest.approx([gaps[t] - gaps[-1] for t in range(evaluated)], abs=1e-12)
+
+
+# --- the Sobolev penalty on a sub-batch (proximal.penalty_batch) ---------------------------------------
+
+
+def test_sub_batch_penalty_and_its_gradient_are_unbiased_over_all_subsets():
+    """Averaged over all C(6, 2) row subsets, the sub-batch inner loss and its w-gradient equal the full batch's."""
+    torch.manual_seed(0)
+    D = MLPDiscriminator((3,), hidden=(5,)).to(DT)
+    real, fake = gaussian_batches(n=6)
+    ref = input_gradients(MLPDiscriminator((3,), hidden=(5,)).to(DT), real, create_graph=False)
+    params = list(D.parameters())[:-1]  # the output bias does not enter ∇ₓD
+
+    def loss_and_grad(rows):
+        total, _, sobolev = proximal_loss(D, real, fake, wgan_loss, ref, 0.7, rows=rows)
+        return sobolev.detach(), torch.cat([g.flatten() for g in torch.autograd.grad(total, params)])
+
+    full_penalty, full_grad = loss_and_grad(None)
+    subsets = [torch.tensor(s) for s in itertools.combinations(range(6), 2)]
+    penalties, grads = zip(*(loss_and_grad(rows) for rows in subsets))
+    assert torch.stack(penalties).mean().item() == pytest.approx(full_penalty.item(), rel=1e-12)
+    assert torch.allclose(torch.stack(grads).mean(0), full_grad, atol=1e-12)
+    assert not torch.allclose(grads[0], full_grad)  # each subset alone is only an estimate
+
+
+def test_penalty_rows_are_a_uniform_subset():
+    """Every 2-subset of 6 rows equally likely: 15,000 seeded draws, each subset within 5 standard deviations of 1,000."""
+    g = torch.Generator().manual_seed(0)
+    counts: dict[tuple[int, ...], int] = {}
+    for _ in range(15_000):
+        key = tuple(sorted(penalty_rows(6, 2, g).tolist()))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 15
+    sd = (15_000 * (1 / 15) * (14 / 15)) ** 0.5
+    assert all(abs(c - 1000) < 5 * sd for c in counts.values())
+
+
+def test_sub_batch_penalty_keeps_every_real_score_in_order():
+    """V sees the whole real batch in its original order, whichever rows carry the penalty."""
+    real, fake = gaussian_batches(n=8)
+    D, seen = Linear(W0), []
+
+    def recording_loss(d_real, d_fake):
+        seen.append(d_real.detach())
+        return wgan_loss(d_real, d_fake)
+
+    ref = input_gradients(D, real, create_graph=False)
+    proximal_loss(D, real, fake, recording_loss, ref, 0.1, rows=torch.tensor([5, 1, 6]))
+    assert torch.equal(seen[0], real @ D.w.detach())
+
+
+def test_sub_batch_inner_loop_approaches_the_full_batch_solution():
+    """Linear D: ∇ₓD = w for every row, so any sub-batch penalty equals the full one and the solutions coincide."""
+    real, fake = gaussian_batches()
+    solutions = []
+    for penalty_batch in (None, 8):
+        D = Linear(W0)
+        proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=0.25), lam=2.0, steps=60,
+                        penalty_batch=penalty_batch, generator=torch.Generator().manual_seed(1))  # fmt: skip
+        solutions.append(D.w.detach())
+    assert torch.allclose(solutions[0], solutions[1], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tol": 0.0}, "proximal tol must be > 0"),
+        ({"tol": 1.0}, r"proximal tol must be in \(0, 1\), got 1"),
+        ({"tol": float("inf")}, "proximal tol must be finite"),
+        ({"penalty_batch": 0}, "proximal penalty_batch must be a positive integer"),
+        ({"penalty_batch": 2.5}, "proximal penalty_batch must be a positive integer"),
+    ],
+)
+def test_bad_cheaper_proximal_settings_name_the_value(kwargs, message):
+    with pytest.raises(ProxganError, match=message):
+        ProximalConfig(**kwargs)
+
+
+def test_a_penalty_batch_larger_than_the_real_batch_is_one_error_line():
+    real, fake = gaussian_batches(n=8)
+    D = Linear(W0)
+    with pytest.raises(ProxganError, match="proximal penalty_batch=9 exceeds the real batch of 8"):
+        proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=0.1), penalty_batch=9)

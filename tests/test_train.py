@@ -177,6 +177,15 @@ def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, f
         assert torch.equal(x, y)
 
 
+def test_adaptive_inner_loop_logs_its_inner_steps_within_the_cap(tmp_path):
+    """proximal.tol: the history records the inner steps of every outer step, between 1 and T (here T = 6)."""
+    doc = train(tiny("proximal", "wgan-gp", steps=4, proximal={"steps": 6, "tol": 0.5, "fresh_batches": False}), tmp_path)
+    inner = doc["results"]["losses"]["inner_steps"]
+    assert len(inner) == 4 and all(1 <= s <= 6 and s == int(s) for s in inner)
+    full = train(tiny("proximal", "wgan-gp", steps=2, proximal={"steps": 6, "fresh_batches": False}), tmp_path / "T")
+    assert full["results"]["losses"]["inner_steps"] == [6.0, 6.0]
+
+
 def test_resume_can_extend_a_run_but_not_change_the_model(tmp_path):
     train(tiny(steps=2), tmp_path)
     assert train(tiny(steps=3), tmp_path, resume=True)["results"]["steps"] == 3

@@ -535,7 +535,7 @@ def setting_from_modules(
     real_data: Tensor,
     loss: Callable[[Tensor, Tensor], Tensor],
     *,
-    generator_loss: Callable[[Tensor], Tensor] | None = None,
+    generator_term: Callable[[Tensor], Tensor] | None = None,
     penalty: Callable[[nn.Module, Tensor, Tensor], Tensor] | None = None,
     projection: Callable[[nn.Module], None] | None = None,
     latent_shape: int | tuple[int, ...] | None = None,
@@ -546,7 +546,7 @@ def setting_from_modules(
 
     Real batches are rows of ``real_data`` drawn with replacement; latents are standard normal of shape
     ``latent_shape`` (default ``G.latent_dim``); the generator optimizer defaults to Adam(1e-4, β = (0.5, 0.9)).
-    ``generator_loss(d_fake)`` is the per-sample generator loss (needed only with ``generator_loss="training"``),
+    ``generator_term(d_fake)`` is the per-sample generator loss (needed only with ``generator_loss="training"``),
     ``penalty`` and ``projection`` D's constraint inside the proximal inner loop (see :class:`LossFormulation`).
     """
     from proxgan.objectives import LossObjective
@@ -566,7 +566,7 @@ def setting_from_modules(
     return GameSetting(
         generator=G,
         discriminator=D,
-        formulation=LossFormulation(LossObjective(loss, generator_loss), penalty=penalty, projection=projection),
+        formulation=LossFormulation(LossObjective(loss, generator_term), penalty=penalty, projection=projection),
         sample_real=sample_real,
         sample_latents=sample_latents,
         make_optimizer=make_optimizer or (lambda params: torch.optim.Adam(params, lr=1e-4, betas=(0.5, 0.9))),
@@ -587,7 +587,7 @@ def _test_on_modules(test: str, G: nn.Module, D: nn.Module, real_data: Tensor, l
 
 def nash_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Tensor, Tensor], Tensor], *,
               threshold: float = 0.1, progress: Callable[[int, int], None] | None = None,
-              generator_loss=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None, quality=None,
+              generator_term=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None, quality=None,
               **overrides: Any) -> dict[str, Any]:
     """The Nash test (eq. 5) on a pair trained anywhere: min_θ V(G_θ, D) from G's weights, D = D_wfinal frozen.
 
@@ -606,20 +606,20 @@ def nash_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Ten
     >>> result["nash_refuted"]  # a linear critic: G can always move its samples further along D's slope
     True
     """
-    options = dict(generator_loss=generator_loss, penalty=penalty, projection=projection, latent_shape=latent_shape,
+    options = dict(generator_term=generator_term, penalty=penalty, projection=projection, latent_shape=latent_shape,
                    make_optimizer=make_optimizer, quality=quality)  # fmt: skip
     return _test_on_modules("nash", G, D, real_data, loss, threshold, progress, options, overrides)
 
 
 def proximal_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Tensor, Tensor], Tensor], *,
                   threshold: float = 0.1, progress: Callable[[int, int], None] | None = None,
-                  generator_loss=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None,
+                  generator_term=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None,
                   quality=None, **overrides: Any) -> dict[str, Any]:
     """The proximal test (eq. 19) on a pair trained anywhere: min_θ V_λ^prox(G_θ, D_wfinal), λ = ``lam`` (0.1).
 
     Arguments as in :func:`nash_test`. Returns ``{"curve", "samples", "summary", "proximal_consistent", "sentence"}``.
     """
-    options = dict(generator_loss=generator_loss, penalty=penalty, projection=projection, latent_shape=latent_shape,
+    options = dict(generator_term=generator_term, penalty=penalty, projection=projection, latent_shape=latent_shape,
                    make_optimizer=make_optimizer, quality=quality)  # fmt: skip
     return _test_on_modules("proximal", G, D, real_data, loss, threshold, progress, options, overrides)
 

@@ -269,7 +269,7 @@ class LossObjective:
     def generator_loss(self, d_fake: Tensor) -> Tensor:
         """E[generator_term(D(G(z)))]; a ProxganError when no generator loss was given."""
         if self.generator_term is None:
-            raise ProxganError("this GAN's generator loss is unknown: pass generator_loss, or descend V itself")
+            raise ProxganError("this GAN's generator loss is unknown: pass generator_term, or descend V itself")
         return self.generator_term(d_fake).mean()
 
 
