@@ -1,22 +1,35 @@
-"""Plain vs Sobolev-penalized discriminator step (issue 4 target: Sobolev step ≤ 1.8 × plain step).
+"""Cost and accuracy of Algorithm 1's proximal discriminator update, and of its cheaper variants.
 
-CPU, DCGAN (Gulrajani et al.) at DIM = 64, 32×32 images, batch 64 by default. The generator's
-samples are fixed (as in the inner loop of Algorithm 1) and the reference gradients ∇ₓD_{w_k}(x)
-are computed once, so a step is:
+CPU, DCGAN (Gulrajani et al.) at DIM = 64, 32×32 images, batch 64, λ = 0.1 by default. Three sections:
 
-  plain:    -V(D(x), D(x̃)) (+ constraint), backward, optimizer step, projection
-  sobolev:  one inner step of proximal_maximize: D(x) and ∇ₓD(x) from one forward pass (double
-            backprop), -V + constraint + λ/(2n) Σ ||∇ₓD(xᵢ) - refᵢ||², backward, step, projection
+``steps`` — one discriminator step on fixed batches (as inside one outer step; references computed once):
 
-Times are medians over interleaved repeats (robust to a shared, busy machine). Peak memory is the
-peak resident set above the models and batches while the steps run (Linux /proc/self VmHWM, reset
+  plain:       loss(D(x), D(x̃)) (+ constraint), backward, optimizer step, projection
+  sobolev:     one inner step of proxgan.proximal_update: D(x) and ∇ₓD(x) from one forward pass (double
+               backprop), loss + λ/(2n) Σ ||∇ₓD(xᵢ) - refᵢ||², backward, step, projection
+  sobolev_cat: the same with one forward pass on cat(x, x̃) (∇ₓ then runs over the fake half too; not used)
+  sobolev_sub: ``penalty_batch = m`` (--penalty-batch): the penalty on m real rows, a plain forward for the rest
+
+``iteration`` — one ``Trainer.train_step()`` (G step included): regular (n_critic = 5) against proximal with
+T = 20 (the paper), with ``penalty_batch``, with ``tol`` (the first --tol, T = 20 the cap, inner Adam lr
+--adaptive-lr) and with both; the mean inner steps taken.
+
+``accuracy`` — the inner solution from one w_k on one batch: the paper's T = 20 loop, the sub-batch penalty
+and the adaptive loop at each --tol (at the paper's inner lr 1e-4 and at --adaptive-lr), against a reference solve of --reference-steps full-batch steps:
+steps and seconds taken, the relative suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, the
+Sobolev distance to the reference and to the T = 20 solution, each relative to how far that moved from w_k.
+
+Times are medians over interleaved repeats (robust to a shared, busy machine). Peak memory (steps section)
+is the peak resident set above the models and batches while the steps run (Linux /proc/self VmHWM, reset
 before the steps), measured in a fresh subprocess per cell.
 
-    python benchmarks/bench_proximal.py [--dim 64] [--resolution 32] [--batch 64] [--repeats 10]
+    python benchmarks/bench_proximal.py [--section steps,iteration,accuracy] [--dim 64] [--batch 64]
+        [--repeats 10] [--penalty-batch 16] [--tol 0.1] [--adaptive-lr 3e-4] [--reference-steps 60] [--no-memory]
 """
 
 from __future__ import annotations
 
+import copy
 import statistics
 import sys
 import time
@@ -27,9 +40,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _memory import benchmark_parser, peak_memory_in_subprocess, peak_rss_growth_mib  # noqa: E402
 
-from proxgan.models import build_models
-from proxgan.objectives import get_formulation
-from proxgan.proximal import ProximalConfig, input_gradients, proximal_loss, proximal_maximize
+from proxgan.config import config_from_dict  # noqa: E402
+from proxgan.data import InMemoryData  # noqa: E402
+from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores_and_input_gradients  # noqa: E402
+from proxgan.models import build_models  # noqa: E402
+from proxgan.objectives import get_formulation  # noqa: E402
+from proxgan.proximal import ProximalConfig, frozen_copy, penalty_rows, proximal_loss, sobolev_distance_sq  # noqa: E402
+from proxgan.train import build_trainer  # noqa: E402
+
+LAM = 0.1
+SECTIONS = ("steps", "iteration", "accuracy")
 
 
 def make_setup(formulation_name: str, dim: int, resolution: int, batch: int):
@@ -43,87 +63,193 @@ def make_setup(formulation_name: str, dim: int, resolution: int, batch: int):
     return D, formulation, real, fake, ProximalConfig().make_optimizer(D.parameters())
 
 
-def plain_step(D, formulation, real, fake, optimizer, ref=None) -> None:
-    loss = formulation.discriminator_loss(D, real, fake)
+def optimizer_step(D, formulation, optimizer, loss) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     formulation.project(D)
 
 
-def sobolev_step(D, formulation, real, fake, optimizer, ref, lam: float = 0.1) -> None:
-    loss, _, _ = proximal_loss(D, formulation, real, fake, ref, lam)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    formulation.project(D)
+def plain_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
+    optimizer_step(D, formulation, optimizer, formulation.discriminator_loss(D, real, fake))
 
 
-STEPS = {"plain": plain_step, "sobolev": sobolev_step}
+def sobolev_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
+    loss = formulation.objective.discriminator_loss
+    total = proximal_loss(D, real, fake, loss, ref, LAM, penalty=formulation.regularizer, rows=rows)[0]
+    optimizer_step(D, formulation, optimizer, total)
 
 
-def reference_gradients(setup) -> torch.Tensor:
+def sobolev_cat_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
+    n = real.shape[0]
+    scores, grads = scores_and_input_gradients(D, torch.cat([real, fake]), create_graph=True)
+    total = formulation.objective.discriminator_loss(scores[:n], scores[n:]) + formulation.regularizer(D, real, fake)
+    optimizer_step(D, formulation, optimizer, total + LAM * 0.5 * mean_sq_gradient_distance(grads[:n], ref))
+
+
+STEPS = {"plain": plain_step, "sobolev": sobolev_step, "sobolev_cat": sobolev_cat_step, "sobolev_sub": sobolev_step}
+MEMORY_MODES = ("plain", "sobolev", "sobolev_sub")
+
+
+def step_times(formulation: str, args) -> dict[str, float]:
+    """Median seconds per step of each kind (fresh penalty rows per sobolev_sub step, as in the loop)."""
+    setup = make_setup(formulation, args.dim, args.resolution, args.batch)
     D, _, real, _, _ = setup
-    return input_gradients(D, real, create_graph=False)
-
-
-def step_times(formulation: str, dim: int, resolution: int, batch: int, repeats: int) -> dict[str, float]:
-    """Median seconds per step of each kind, plus the T = 20 inner loop per step (references included)."""
-    setup = make_setup(formulation, dim, resolution, batch)
-    ref = reference_gradients(setup)
+    ref = input_gradients(D, real, create_graph=False)
+    rows_rng = torch.Generator().manual_seed(0)
     samples: dict[str, list[float]] = {name: [] for name in STEPS}
-    for i in range(repeats + 1):  # the first round warms up
+    for i in range(args.repeats + 1):  # the first round warms up
         for name, step in STEPS.items():
+            rows = penalty_rows(args.batch, args.penalty_batch, rows_rng) if name == "sobolev_sub" else None
             start = time.perf_counter()
-            step(*setup, ref)
+            step(*setup, ref, rows)
             if i:
                 samples[name].append(time.perf_counter() - start)
-    D, form, real, fake, _ = setup
-    start = time.perf_counter()
-    proximal_maximize(D, form, real, fake, ProximalConfig(steps=20))
-    inner = (time.perf_counter() - start) / 20
-    return {**{name: statistics.median(s) for name, s in samples.items()}, "inner_loop": inner}
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def peak_rss_growth(mode: str, formulation: str, dim: int, resolution: int, batch: int) -> float:
+def peak_rss_growth(mode: str, formulation: str, args) -> float:
     """Peak resident memory (MiB) above models + batches during 3 steps of ``mode`` (sobolev: + its references)."""
-    setup = make_setup(formulation, dim, resolution, batch)
+    setup = make_setup(formulation, args.dim, args.resolution, args.batch)
 
     def work() -> None:
-        ref = reference_gradients(setup) if mode == "sobolev" else None
+        ref = input_gradients(setup[0], setup[2], create_graph=False) if mode != "plain" else None
         for _ in range(3):
-            STEPS[mode](*setup, ref)
+            rows = penalty_rows(args.batch, args.penalty_batch) if mode == "sobolev_sub" else None
+            STEPS[mode](*setup, ref, rows)
 
     return peak_rss_growth_mib(work)
 
 
+def report_steps(formulation: str, args) -> None:
+    t = step_times(formulation, args)
+    cells = " ".join(f"{1e3 * t[m]:>9.1f} {t[m] / t['plain']:>5.2f}" for m in ("sobolev", "sobolev_cat", "sobolev_sub"))
+    mem = "" if args.no_memory else " " + " ".join(
+        f"{peak_memory_in_subprocess(__file__, m, formulation, args):>9.1f}" for m in MEMORY_MODES
+    )
+    print(f"{formulation:<12} {1e3 * t['plain']:>9.1f} {cells}{mem}", flush=True)
+
+
+# --- whole iterations ---------------------------------------------------------------------------------
+
+
+def iteration_variants(args) -> dict[str, dict]:
+    """The Trainer settings compared: regular (n_critic 5) and proximal T = 20 with and without the cheaper options."""
+    return {
+        "regular": {"train": {"strategy": "regular"}},
+        "paper T=20": {},
+        f"penalty_batch={args.penalty_batch}": {"proximal": {"penalty_batch": args.penalty_batch}},
+        f"tol={args.tol[0]:g} lr={args.adaptive_lr:g}": {"proximal": {"tol": args.tol[0], "lr": args.adaptive_lr}},
+        "both": {"proximal": {"penalty_batch": args.penalty_batch, "tol": args.tol[0], "lr": args.adaptive_lr}},
+    }
+
+
+def make_trainer(formulation: str, variant: dict, args):
+    raw = {"formulation": formulation, "model": {"arch": "dcgan", "dim": args.dim},
+           "train": {"strategy": "proximal", "batch_size": args.batch, "n_critic": 5}, "proximal": {"steps": 20, "lam": LAM}}
+    for key, value in variant.items():
+        raw[key] = {**raw[key], **value}
+    torch.manual_seed(0)
+    data = InMemoryData("random-cifar", torch.rand(10_000, 3, args.resolution, args.resolution) * 2 - 1)
+    return build_trainer(config_from_dict(raw), torch.device("cpu"), data)
+
+
+def report_iterations(formulation: str, args) -> None:
+    variants = iteration_variants(args)
+    trainers = {name: make_trainer(formulation, v, args) for name, v in variants.items()}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    inner: dict[str, list[float]] = {name: [] for name in variants}
+    for i in range(args.repeats + 1):  # round 0 warms up
+        for name, trainer in trainers.items():
+            start = time.perf_counter()
+            stats = trainer.train_step()
+            if i:
+                seconds[name].append(time.perf_counter() - start)
+                inner[name].append(stats.get("inner_steps", 5.0))
+    regular = statistics.median(seconds["regular"])
+    for name in variants:
+        s = statistics.median(seconds[name])
+        print(f"{formulation:<12} {name:<20} {s:>9.3f} {s / regular:>6.2f} {statistics.mean(inner[name]):>12.1f}", flush=True)
+
+
+# --- accuracy of the inner solution ---------------------------------------------------------------------
+
+
+def report_accuracy(formulation_name: str, args) -> None:
+    D0, formulation, real, fake, _ = make_setup(formulation_name, args.dim, args.resolution, args.batch)
+    ref = input_gradients(D0, real, create_graph=False)
+    loss = formulation.objective.discriminator_loss
+
+    def objective(D) -> float:
+        """Φ(D) = -(loss + constraint + λ·sobolev) on the full batch."""
+        return -proximal_loss(D, real, fake, loss, ref, LAM, penalty=formulation.regularizer)[0].item()
+
+    def solve(steps: int, **options):
+        D = copy.deepcopy(D0)
+        start = time.perf_counter()
+        update = formulation.proximal_update(D, real, fake, ProximalConfig(steps=steps, lam=LAM, **options),
+                                             generator=torch.Generator().manual_seed(0))  # fmt: skip
+        return D, update.steps, time.perf_counter() - start
+
+    reference = solve(args.reference_steps)[0]
+    paper = solve(20)
+    runs = {"paper T=20": paper, f"penalty_batch={args.penalty_batch}": solve(20, penalty_batch=args.penalty_batch)}
+    for tol in args.tol:
+        runs[f"tol={tol:g}"] = solve(20, tol=tol)
+        runs[f"tol={tol:g} lr={args.adaptive_lr:g}"] = solve(20, tol=tol, lr=args.adaptive_lr)
+    # measured in eval mode: a spectral-norm power iteration would change a D between two evaluations
+    D0, reference, paper = frozen_copy(D0), frozen_copy(reference), (frozen_copy(paper[0]), *paper[1:])
+    phi0, phi_ref = objective(D0), objective(reference)
+
+    def relative_distance(D, target) -> float:
+        return (sobolev_distance_sq(D, target, real) / sobolev_distance_sq(D0, target, real)).sqrt().item()
+
+    print(f"{formulation_name:<12} reference: {args.reference_steps} steps, Φ_ref - Φ_0 = {phi_ref - phi0:.4g}")
+    for name, (D, steps, seconds) in runs.items():
+        D = frozen_copy(D)
+        with torch.no_grad():
+            gap = (phi_ref - objective(D)) / (phi_ref - phi0)
+            to_ref, to_paper = relative_distance(D, reference), relative_distance(D, paper[0])
+        print(f"{formulation_name:<12} {name:<20} {steps:>6} {seconds:>9.2f} {gap:>10.3f} {to_ref:>10.3f} {to_paper:>11.3f}",
+              flush=True)  # fmt: skip
+
+
 def main() -> None:
-    parser = benchmark_parser(__doc__, repeats=10, modes=sorted(STEPS), threads=torch.get_num_threads())
+    parser = benchmark_parser(__doc__, repeats=10, modes=list(MEMORY_MODES), threads=torch.get_num_threads())
+    parser.add_argument("--section", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
+    parser.add_argument("--penalty-batch", type=int, default=16)
+    parser.add_argument("--tol", default="0.1", help="comma-separated tolerances (iteration uses the first)")
+    parser.add_argument("--adaptive-lr", type=float, default=3e-4, help="inner Adam lr of the adaptive variants")
+    parser.add_argument("--reference-steps", type=int, default=60)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     args = parser.parse_args()
+    args.tol = [float(t) for t in args.tol.split(",")]
     torch.set_num_threads(args.threads)
     if args.memory_probe:
-        print(peak_rss_growth(args.memory_probe, args.formulations, args.dim, args.resolution, args.batch))
+        print(peak_rss_growth(args.memory_probe, args.formulations, args))
         return
-
-    print(
-        f"CPU, {args.threads} threads, DCGAN DIM={args.dim}, {args.resolution}x{args.resolution}, "
-        f"batch {args.batch}, λ=0.1, median of {args.repeats} interleaved steps"
-    )
-    header = (
-        f"{'formulation':<12} {'plain ms':>9} {'sobolev ms':>11} {'ratio':>6} {'T=20 loop ms/step':>18} "
-        f"{'plain peak MiB':>15} {'sobolev peak MiB':>17} {'mem ratio':>10}"
-    )
-    print(header)
-    print("-" * len(header))
-    for formulation in args.formulations.split(","):
-        t = step_times(formulation, args.dim, args.resolution, args.batch, args.repeats)
-        mem = {mode: peak_memory_in_subprocess(__file__, mode, formulation, args) for mode in STEPS}
-        print(
-            f"{formulation:<12} {1e3 * t['plain']:>9.1f} {1e3 * t['sobolev']:>11.1f} "
-            f"{t['sobolev'] / t['plain']:>6.2f} {1e3 * t['inner_loop']:>18.1f} "
-            f"{mem['plain']:>15.1f} {mem['sobolev']:>17.1f} {mem['sobolev'] / mem['plain']:>10.2f}"
-        )
-    print("target: sobolev / plain <= 1.8")
+    sections = args.section.split(",")
+    formulations = args.formulations.split(",")
+    print(f"CPU, {args.threads} threads, DCGAN DIM={args.dim}, {args.resolution}x{args.resolution}, batch {args.batch}, "
+          f"λ={LAM}, penalty_batch={args.penalty_batch}")  # fmt: skip
+    if "steps" in sections:
+        print(f"\nD step, median of {args.repeats} interleaved steps (ms, ratio to plain)")
+        mem = "" if args.no_memory else " " + " ".join(f"{m + ' MiB':>9}" for m in ("plain", "sob", "sub"))
+        print(f"{'formulation':<12} {'plain':>9} {'sobolev':>9} {'x':>5} {'cat':>9} {'x':>5} {'sub':>9} {'x':>5}{mem}")
+        for formulation in formulations:
+            report_steps(formulation, args)
+        print("target: sobolev (or sub) / plain <= 1.5")
+    if "iteration" in sections:
+        print(f"\nTrainer iteration incl. the G step, median of {args.repeats} interleaved (s, ratio to regular)")
+        print(f"{'formulation':<12} {'variant':<20} {'seconds':>9} {'ratio':>6} {'inner steps':>12}")
+        for formulation in formulations:
+            report_iterations(formulation, args)
+        print("targets: paper T=20 / regular <= 4.0; adaptive at the paper's inner accuracy <= 2.5")
+    if "accuracy" in sections:
+        print("\nInner solution from one w_k (relative: gap = (Φ_ref - Φ)/(Φ_ref - Φ_0); distances over the distance from w_k)")
+        print(f"{'formulation':<12} {'variant':<20} {'steps':>6} {'seconds':>9} {'gap':>10} {'to ref':>10} {'to T=20':>11}")
+        for formulation in formulations:
+            report_accuracy(formulation, args)
 
 
 if __name__ == "__main__":

@@ -326,6 +326,15 @@ def test_adaptive_loop_stops_where_its_criterion_says_and_never_exceeds_t():
         assert [phi[-1] - p for p in phi] == pytest.approx([gaps[t] - gaps[-1] for t in range(evaluated)], abs=1e-12)
 
 
+def test_adaptive_loop_that_has_gained_nothing_goes_on_to_t():
+    """SGD with lr = 2.5/λ overshoots: w_t - w* = (-1.5)^t (w0 - w*), Φ falls every step; never 'converged'."""
+    real, fake = gaussian_batches()
+    D = Linear(W0)
+    update = proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=2.5 / 2.0), lam=2.0,
+                             steps=6, tol=0.5)  # fmt: skip
+    assert update.steps == 6 and bool((update.losses.diff() > 0).all())
+
+
 # --- the Sobolev penalty on a sub-batch (proximal.penalty_batch) ---------------------------------------
 
 
