@@ -411,8 +411,39 @@ def test_bad_cheaper_proximal_settings_name_the_value(kwargs, message):
         ProximalConfig(**kwargs)
 
 
+def test_config_rejects_a_penalty_batch_larger_than_the_batch():
+    from proxgan.config import config_from_dict
+
+    with pytest.raises(ProxganError, match="proximal.penalty_batch=65 exceeds train.batch_size=64"):
+        config_from_dict({"train": {"batch_size": 64}, "proximal": {"penalty_batch": 65}})
+    assert config_from_dict({"proximal": {"penalty_batch": 16, "tol": 0.01}}).proximal.tol == 0.01
+
+
 def test_a_penalty_batch_larger_than_the_real_batch_is_one_error_line():
     real, fake = gaussian_batches(n=8)
     D = Linear(W0)
     with pytest.raises(ProxganError, match="proximal penalty_batch=9 exceeds the real batch of 8"):
         proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=0.1), penalty_batch=9)
+
+
+def test_import_proxgan_stays_torch_free_and_the_gradient_helpers_are_a_leaf():
+    """``import proxgan`` loads torch only when a public function is first used; proxgan.gradients imports no proxgan
+    module, and proximal does not import objectives (objectives names proximal's types: one direction, no circle)."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = "import sys, proxgan; a = 'torch' in sys.modules; proxgan.proximal_update; print(a, 'torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split() == [
+        "False", "True"]
+    src = Path(proxgan.__file__).parent
+
+    def imported(name):
+        tree = ast.parse((src / f"{name}.py").read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+    assert not {m for m in imported("gradients") if m.startswith("proxgan")}
+    assert "proxgan.gradients" in imported("objectives") and "proxgan.gradients" in imported("proximal")
+    assert not {m for m in imported("proximal") if m.startswith("proxgan")} - {"proxgan.errors", "proxgan.gradients"}

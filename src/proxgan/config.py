@@ -283,7 +283,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         check_positive_int(f"train.{name}", getattr(t, name))
     for prefix, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):
         _validate_optimizer(prefix, "name", opt.name, opt.lr, opt.betas)
-    _validate_optimizer("proximal", "optimizer", p.optimizer, p.lr, p.betas)  # lam, steps: ProximalConfig checks
+    _validate_optimizer("proximal", "optimizer", p.optimizer, p.lr, p.betas)  # lam, steps, tol: ProximalConfig checks
+    if p.penalty_batch is not None and p.penalty_batch > t.batch_size:
+        raise ProxganError(f"proximal.penalty_batch={p.penalty_batch} exceeds train.batch_size={t.batch_size}")
     for name in ("every", "sample_every", "checkpoint_every", "n_samples", "eval_samples"):
         check_positive_int(f"log.{name}", getattr(log, name))
     if log.eval_every != 0:

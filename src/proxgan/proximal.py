@@ -25,11 +25,11 @@ Two options go beyond the paper (both off by default, so Algorithm 1 is what run
   Φ* - Φ_t ≤ ρ/(1-ρ) · (Φ_t - Φ_{t-1}): the gain of the last step bounds the remaining gap. The loop
   therefore stops at the first t ≥ 1 with
 
-      Φ_t > Φ_0   and   Φ_t - Φ_{t-1} ≤ tol · (Φ_t - Φ_0),
+      Φ_t > Φ_0   and   |Φ_t - Φ_{t-1}| ≤ tol · (Φ_t - Φ_0),
 
-  i.e. the last step gained at most a fraction tol of everything gained from w_k (a loop that has gained
-  nothing yet, e.g. while Adam's momentum from the previous outer step still points elsewhere, is not
-  converged and goes on), which bounds the
+  i.e. the last step changed Φ by at most a fraction tol of everything gained from w_k. A loop that has
+  gained nothing yet, or whose last step lost more than that (an ascent that is not contracting yet, e.g.
+  Adam's momentum carried over from the previous outer step), is not converged and goes on. This bounds the
   relative suboptimality (Φ* - Φ_t)/(Φ* - Φ_0) ≤ tol·ρ/(1-ρ) (for WGAN: the relative squared Sobolev
   distance ||D_t - D*||²/||D_k - D*||²). w_t is returned without the update from w_t. The check costs
   one scalar copied to the host per inner step (only when ``tol`` is set); with ``penalty_batch`` or
@@ -213,9 +213,9 @@ class ProximalUpdate:
 
 
 def _gained_little(losses: list[Tensor], tol: float) -> bool:
-    """The adaptive stop: Φ_t > Φ_0 and Φ_t - Φ_{t-1} ≤ tol · (Φ_t - Φ_0), Φ = -loss (one scalar copied to the host)."""
+    """The adaptive stop: Φ_t > Φ_0 and |Φ_t - Φ_{t-1}| ≤ tol · (Φ_t - Φ_0), Φ = -loss (one scalar copied to the host)."""
     gained = losses[0] - losses[-1]
-    return bool((gained > 0) & (losses[-2] - losses[-1] <= tol * gained))
+    return bool((gained > 0) & ((losses[-2] - losses[-1]).abs() <= tol * gained))
 
 
 def proximal_update(
