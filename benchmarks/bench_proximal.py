@@ -16,8 +16,9 @@ T = 20 (the paper), with ``penalty_batch``, with ``tol`` (the first --tol, T = 2
 
 ``accuracy`` — the inner solution from one w_k on one batch: the paper's T = 20 loop, the sub-batch penalty
 and the adaptive loop at each --tol (at the paper's inner lr 1e-4 and at --adaptive-lr), against a reference
-solve of --reference-steps full-batch steps (fresh Adam, lr 1e-4): steps and seconds taken, the relative suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, the
-Sobolev distance to the reference and to the T = 20 solution, each relative to how far that moved from w_k.
+solve of --reference-steps full-batch steps (fresh Adam, lr 1e-4): steps and seconds taken, the relative
+suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference
+and to the T = 20 solution, each relative to the distance from w_k to that target.
 
 Times are medians over interleaved repeats (robust to a shared, busy machine). Peak memory (steps section)
 is the peak resident set above the models and batches while the steps run (Linux /proc/self VmHWM, reset
