@@ -15,17 +15,19 @@ T = 20 (the paper), with ``penalty_batch``, with ``tol`` (the first --tol, T = 2
 --adaptive-lr) and with both; the mean inner steps taken.
 
 ``accuracy`` — the inner solution from one w_k on one batch: the paper's T = 20 loop, the sub-batch penalty
-and the adaptive loop at each --tol (at the paper's inner lr 1e-4 and at --adaptive-lr), against a reference
-solve of --reference-steps full-batch steps (fresh Adam, lr 1e-4): steps and seconds taken, the relative
+and the adaptive loop at each --tol (at the paper's inner lr 1e-4, and at --adaptive-lr), against a reference
+solve of --reference-steps full-batch steps (Adam, lr 1e-4): steps and seconds taken, the relative
 suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference
-and to the T = 20 solution, each relative to the distance from w_k to that target.
+and to the T = 20 solution, each relative to the distance from w_k to that target. w_k is the initial D with
+a fresh Adam, or with --warm the result of one T = 20 solve on another batch with its Adam state kept (what
+the Trainer does between outer steps).
 
 Times are medians over interleaved repeats (robust to a shared, busy machine). Peak memory (steps section)
 is the peak resident set above the models and batches while the steps run (Linux /proc/self VmHWM, reset
 before the steps), measured in a fresh subprocess per cell.
 
     python benchmarks/bench_proximal.py [--section steps,iteration,accuracy] [--dim 64] [--batch 64]
-        [--repeats 10] [--penalty-batch 16] [--tol 0.1] [--adaptive-lr 3e-4] [--reference-steps 60] [--no-memory]
+        [--repeats 10] [--penalty-batch 16] [--tol 0.002] [--adaptive-lr 1e-4] [--reference-steps 60] [--warm] [--no-memory]
 """
 
 from __future__ import annotations
@@ -178,6 +180,11 @@ def report_iterations(formulation: str, args) -> None:
 
 def report_accuracy(formulation_name: str, args) -> None:
     D0, formulation, real, fake, _ = make_setup(formulation_name, args.dim, args.resolution, args.batch)
+    warm_state = None
+    if args.warm:  # w_k = the result of one paper T = 20 solve on another batch; its Adam state carries over
+        warm = ProximalConfig().make_optimizer(D0.parameters())
+        formulation.proximal_update(D0, torch.rand_like(real) * 2 - 1, fake, ProximalConfig(), optimizer=warm)
+        warm_state = warm.state_dict()
     ref = input_gradients(D0, real, create_graph=False)
     loss = formulation.objective.discriminator_loss
 
@@ -186,9 +193,14 @@ def report_accuracy(formulation_name: str, args) -> None:
         return -proximal_loss(D, real, fake, loss, ref, LAM, penalty=formulation.regularizer)[0].item()
 
     def solve(steps: int, **options):
-        D = copy.deepcopy(D0)
+        D, config = copy.deepcopy(D0), ProximalConfig(steps=steps, lam=LAM, **options)
+        optimizer = config.make_optimizer(D.parameters())
+        if warm_state is not None:
+            optimizer.load_state_dict(warm_state)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr
         start = time.perf_counter()
-        update = formulation.proximal_update(D, real, fake, ProximalConfig(steps=steps, lam=LAM, **options),
+        update = formulation.proximal_update(D, real, fake, config, optimizer=optimizer,
                                              generator=torch.Generator().manual_seed(0))  # fmt: skip
         return D, update.steps, time.perf_counter() - start
 
@@ -197,7 +209,8 @@ def report_accuracy(formulation_name: str, args) -> None:
     runs = {"paper T=20": paper, f"penalty_batch={args.penalty_batch}": solve(20, penalty_batch=args.penalty_batch)}
     for tol in args.tol:
         runs[f"tol={tol:g}"] = solve(20, tol=tol)
-        runs[f"tol={tol:g} lr={args.adaptive_lr:g}"] = solve(20, tol=tol, lr=args.adaptive_lr)
+        if args.adaptive_lr != ProximalConfig.lr:
+            runs[f"tol={tol:g} lr={args.adaptive_lr:g}"] = solve(20, tol=tol, lr=args.adaptive_lr)
     # measured in eval mode: a spectral-norm power iteration would change a D between two evaluations
     D0, reference, paper = frozen_copy(D0), frozen_copy(reference), (frozen_copy(paper[0]), *paper[1:])
     phi0, phi_ref = objective(D0), objective(reference)
@@ -205,7 +218,8 @@ def report_accuracy(formulation_name: str, args) -> None:
     def relative_distance(D, target) -> float:
         return (sobolev_distance_sq(D, target, real) / sobolev_distance_sq(D0, target, real)).sqrt().item()
 
-    print(f"{formulation_name:<12} reference: {args.reference_steps} steps, Φ_ref - Φ_0 = {phi_ref - phi0:.4g}")
+    start = "warm (after one T = 20 solve, its Adam state kept)" if args.warm else "cold (initial D, fresh Adam)"
+    print(f"{formulation_name:<12} {start}; reference: {args.reference_steps} steps, Φ_ref - Φ_0 = {phi_ref - phi0:.4g}")
     for name, (D, steps, seconds) in runs.items():
         D = frozen_copy(D)
         with torch.no_grad():
@@ -219,10 +233,12 @@ def main() -> None:
     parser = benchmark_parser(__doc__, repeats=10, modes=list(MEMORY_MODES), threads=torch.get_num_threads())
     parser.add_argument("--section", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     parser.add_argument("--penalty-batch", type=int, default=16)
-    parser.add_argument("--tol", default="0.1", help="comma-separated tolerances (iteration uses the first)")
-    parser.add_argument("--adaptive-lr", type=float, default=3e-4, help="inner Adam lr of the adaptive variants")
+    parser.add_argument("--tol", default="0.002", help="comma-separated tolerances (iteration uses the first)")
+    parser.add_argument("--adaptive-lr", type=float, default=ProximalConfig.lr,
+                        help="inner Adam lr of the adaptive variants")  # fmt: skip
     parser.add_argument("--reference-steps", type=int, default=60)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--warm", action="store_true", help="accuracy from a warm w_k and Adam state, as in the Trainer")
     args = parser.parse_args()
     args.tol = [float(t) for t in args.tol.split(",")]
     torch.set_num_threads(args.threads)

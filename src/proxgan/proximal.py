@@ -184,14 +184,16 @@ def proximal_loss(
     elif rows is None:
         d_real, grads = scores_and_input_gradients(D, real, create_graph=True)
         sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads)
-    else:
-        rows = rows.to(real.device)
-        rest = torch.ones(real.shape[0], dtype=torch.bool, device=real.device)
+    else:  # index bookkeeping on the CPU (a device nonzero() would wait for the device), then one copy over
+        rows = rows.cpu()
+        rest = torch.ones(real.shape[0], dtype=torch.bool)
         rest[rows] = False
-        rest = rest.nonzero().squeeze(1)
-        d_rows, grads = scores_and_input_gradients(D, real[rows], create_graph=True)
-        d_real = torch.cat([d_rows, D(real[rest])])[torch.argsort(torch.cat([rows, rest]))]
-        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads[rows])
+        order = torch.cat([rows, rest.nonzero().squeeze(1)])
+        order, inverse = order.to(real.device), torch.argsort(order).to(real.device)
+        chosen = order[: len(rows)]
+        d_rows, grads = scores_and_input_gradients(D, real[chosen], create_graph=True)
+        d_real = torch.cat([d_rows, D(real[order[len(rows) :]])])[inverse]
+        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads[chosen])
     d_loss = loss(d_real, D(fake))
     total = d_loss if penalty is None else d_loss + penalty(D, real, fake)
     return total + lam * sobolev, d_loss, sobolev
@@ -246,9 +248,10 @@ def proximal_update(
     gradients ∇ₓD_{w_k}(x) are taken once. ``next_batch() -> (real, fake)`` draws a new pair for every step,
     its references from a frozen snapshot of D_{w_k}. ``before_step(D)`` runs between backward and the
     optimizer step (gradients unscaled when a ``scaler`` is given), ``after_step(D)`` after it (projection).
-    ``penalty_batch`` and ``tol`` are the cheaper variants of the module docstring; ``generator`` draws the
-    penalty rows. Nothing is copied to the host unless ``tol`` is set. Only input gradients are taken with
-    ``torch.autograd.grad``; the parameter gradients come from one ``backward()`` per step, so DDP works.
+    ``penalty_batch`` and ``tol`` are the cheaper variants of the module docstring; ``generator`` (a CPU
+    torch.Generator, default torch's global one) draws the penalty rows. Nothing is copied to the host unless
+    ``tol`` is set. Only input gradients are taken with ``torch.autograd.grad``; the parameter gradients come
+    from one ``backward()`` per step, so DDP works.
 
     Drop-in use in a GAN's training loop, instead of its n_critic discriminator steps:
 
