@@ -183,7 +183,11 @@ def save_loss_curves(history: list[dict[str, float]], out_dir: Path, name: str =
 
 @dataclass
 class LoadedRun:
-    """A trained run: its config, generator and discriminator (eval mode), formulation and step."""
+    """A trained run: its config, generator and discriminator (eval mode), formulation and step.
+
+    ``generator`` is the iterate average when the run averaged its generator (``train.average``) and
+    the last iterate otherwise; ``generator_kind`` says which.
+    """
 
     run_dir: Path
     config: dict[str, Any]
@@ -194,6 +198,7 @@ class LoadedRun:
     step: int
     history: list[dict[str, float]]
     device: torch.device
+    generator_kind: str = "last iterate"
     _data: InMemoryData | None = field(default=None, repr=False)
 
     @property
@@ -236,16 +241,26 @@ def build_experiment_models(config: ExperimentConfig, data_shape: tuple[int, ...
     return build_models(m.arch, data_shape, latent_dim=m.latent_dim, dim=m.dim, spectral_norm=spectral)
 
 
-def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "last") -> LoadedRun:
-    """The generator and discriminator of ``run_dir``'s checkpoint (``last``, a name in checkpoints/, or a path)."""
+def load_run(
+    run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "last", average: bool = True
+) -> LoadedRun:
+    """The generator and discriminator of ``run_dir``'s checkpoint (``last``, a name in checkpoints/, or a path).
+
+    With ``average`` (the default) a run that averaged its generator gives its averaged generator;
+    ``average=False`` gives the last iterate θ_k.
+    """
     path = checkpoint_path(run_dir, checkpoint)
     state = read_checkpoint(path, device)
     experiment = config_from_dict(state["config"])
     G, D = build_experiment_models(experiment, tuple(state["data_shape"]))
-    load_model_state(G, state["generator"], "generator", path)
+    averaged = average and experiment.train.average.enabled
+    if averaged and "generator_average" not in state:
+        raise ProxganError(f"checkpoint {str(path)!r} has no averaged generator although its config averages one")
+    load_model_state(G, state["generator_average" if averaged else "generator"], "generator", path)
     load_model_state(D, state["discriminator"], "discriminator", path)
     device = torch.device(device)
+    kind = experiment.train.average.describe() if averaged else "last iterate"
     return LoadedRun(
         Path(run_dir), state["config"], experiment, G.to(device).eval(), D.to(device).eval(),
-        get_formulation(experiment.formulation), int(state["step"]), list(state["history"]), device,
+        get_formulation(experiment.formulation), int(state["step"]), list(state["history"]), device, kind,
     )  # fmt: skip
