@@ -28,7 +28,6 @@ from torch import Tensor, nn
 from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError
-from proxgan.figures import plt, save_figure
 from proxgan.io import atomic_write
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
@@ -151,6 +150,8 @@ def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) 
 
         save_image(image_grid(samples), path)
         return name
+    from proxgan.figures import plt, save_figure  # matplotlib only when a figure is drawn
+
     fig, ax = plt.subplots(figsize=(4, 4))
     real = data.x[:2000].cpu()
     ax.scatter(real[:, 0], real[:, 1], s=2, c="0.7", label="data")
@@ -167,6 +168,8 @@ def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) 
 
 def save_loss_curves(history: list[dict[str, float]], out_dir: Path, name: str = "losses.png") -> str:
     """Plot every logged quantity (d_loss, g_loss, value V, proximal penalty) against the step."""
+    from proxgan.figures import plt, save_figure  # matplotlib only when a figure is drawn
+
     keys = [k for k in ("d_loss", "g_loss", "value", "penalty") if history and k in history[0]]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
     steps = [r["step"] for r in history]

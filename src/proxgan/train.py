@@ -349,7 +349,7 @@ def train(
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
             scores = evaluate_generator(sample, data, log.eval_metrics, log.eval_samples, device=str(device))
         trainer.G.train()
-        evaluations.append({"step": step, "metrics": scores})
+        evaluations.append({"step": step, "wall_seconds": wall(), "metrics": scores})
         run_log.write({"step": step, **{f"eval/{name}/{key}": value for name, fields in scores.items()
                                         for key, value in fields.items() if isinstance(value, (int, float))}})
 
