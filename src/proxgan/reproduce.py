@@ -595,8 +595,8 @@ def plot_table1_pairs(summary: dict[str, Any], row: dict[str, Any], out_dir: Pat
     ax.set_xlim(-0.3, len(columns) - 0.7)
     arrow = "higher" if summary["higher_is_better"] else "lower"
     ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
-    ax.set_title(f"{row['formulation']} DIM={row['dim']}: each seed's runs "
-                 f"({row['equal_time']['proximal_steps']} steps at equal time)", fontsize=8)
+    ax.set_title(f"{row['formulation']} DIM={row['dim']}, one line per seed; same time = "
+                 f"{row['equal_time']['proximal_steps']} proximal steps", fontsize=8)
     ax.legend(fontsize=6, ncol=2)
     return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}.png")
 
@@ -660,7 +660,7 @@ SCALES: dict[str, Scale] = {
         seeds=_SEEDS,
     ),
     "quick": Scale(
-        "quick", "embedded data only (scikit-learn's 8x8 digits, DCGAN DIM 32, classifier scores), about 8 "
+        "quick", "embedded data only (scikit-learn's 8x8 digits, DCGAN DIM 32, classifier scores), about 7 "
         "minutes on a 2-core CPU with --jobs 2; shows the direction of every claim, not the paper's numbers.",
         games=_GAMES,
         theory=_THEORY | {"sigmas": 25, "lambdas": 40},
