@@ -8,7 +8,10 @@ Stages, in the paper's order (each writes ``DIR/<stage>/results.json`` and its f
 4. ``nash``     — §2's Nash test on them (eq. 5): freeze D, optimize G.
 5. ``proximal`` — §6.1's proximal-equilibrium test on the same runs (eq. 19).
 6. ``table1``   — §6.2: regular vs proximal training, same architecture and generator-step budget,
-   several seeds, mean ± std of the quality metric; and proximal at regular training's wall-clock time.
+   five seeds, per-seed values (paired by seed in the verdict); and proximal at regular training's
+   wall-clock time.
+
+The independent runs of a stage go to a :class:`proxgan.parallel.WorkerPool` (``jobs`` processes).
 
 A stage whose ``results.json`` exists is skipped (resumable); ``force`` reruns it from scratch. A
 stage whose proxgan module is missing is reported as "not run: <module> unavailable", never faked.
@@ -162,8 +165,8 @@ def run_pipeline(
     """Run the selected stages into ``out_dir``, then write ``results.json`` and ``report.html`` there.
 
     The independent runs of a stage (trained GANs, equilibrium tests, Table 1's runs) go to ``jobs``
-    worker processes with ``threads`` torch threads each (default max(1, cores // jobs)); the results do
-    not depend on ``jobs``. Returns the top-level results document: ``results.stages[name] = {"status",
+    worker processes with ``threads`` torch threads each (default max(1, cores // jobs)); with ``jobs = 1``
+    they run in this process, at its own thread count. The results do not depend on ``jobs``. Returns the top-level results document: ``results.stages[name] = {"status",
     "wall_seconds", "summary"}`` and ``results.verdicts`` (one record per claim of the paper).
     """
     from proxgan.parallel import WorkerPool, threads_per_job

@@ -289,7 +289,8 @@ def equilibrium_run(test: str, run: Mapping) -> dict[str, Any]:
     on the objective the test judges (V or V^prox) on its fresh evaluation batches; V's fall shown beside."""
     judged = run["batches"]["objective" if test == "nash" else "proximal_objective"]
     rule = equilibrium_verdict(test, judged["start"], judged["end"])
-    row = {"judged": rule["symbol"], "fall": {"mean": rule["fall"], "ci95": rule["ci95"]}, "noise": rule["noise"],
+    row = {"judged": rule["symbol"], "start": rule["start"], "end": rule["end"],
+           "fall": {"mean": rule["fall"], "ci95": rule["ci95"]}, "noise": rule["noise"],
            "batches": rule["batches"], "outcome": rule["outcome"], "verdict": rule["verdict"],
            "conclusion": rule["conclusion"]}
     if test == "proximal":
