@@ -206,6 +206,14 @@ def test_table1_inception_against_the_paper():
     assert by_claim(stages)["table1-inception"]["verdict"] == V.NOT_REPRODUCED
 
 
+def test_equilibrium_results_without_fresh_batches_are_not_applicable():
+    old = eq_test([0.9] * 3)
+    for run in old["results"]["summary"]["runs"].values():
+        del run["batches"]
+    r = by_claim(all_stages(nash=old))["nash-test"]
+    assert r["verdict"] == V.NOT_APPLICABLE and "--stages nash --force" in r["reason"]
+
+
 def test_equilibrium_tests_judge_absolute_changes():
     """V starting near 0 and changing sign (a 200 % relative drop) is within the noise: the Nash test finds
     no fall (contradicting §2 for that run), and the same numbers on V^prox are consistent with §6.1."""

@@ -304,6 +304,10 @@ def _judge_equilibrium(test: str, doc: Mapping, paper: dict[str, Any]) -> dict[s
     if not s["runs"]:
         return {"measured": {}, "paper": None, "verdict": NOT_APPLICABLE, "reason": "no trained run was tested",
                 "figures": []}
+    if any("batches" not in r for r in s["runs"].values()):
+        return {"measured": {}, "paper": None, "verdict": NOT_APPLICABLE, "figures": [],
+                "reason": f"the {test} stage's results predate the fresh-batch evaluation the rule needs; rerun "
+                          f"it with 'proxgan reproduce --stages {test} --force'"}
     judged = {f: equilibrium_run(test, r) for f, r in s["runs"].items()}
     verdict = combine(row["verdict"] for row in judged.values())
     reason = (f"{s['steps']} generator steps against the frozen discriminator; "
