@@ -284,7 +284,7 @@ def _quality(run: Mapping) -> dict[str, Any]:
             "quality_end": run["quality_end"]}
 
 
-def equilibrium_run(test: str, run: Mapping) -> dict[str, Any]:
+def judge_equilibrium_run(test: str, run: Mapping) -> dict[str, Any]:
     """One run of the Nash (eq. 5) or proximal (eq. 19) test judged by :func:`proxgan.rules.equilibrium_verdict`
     on the objective the test judges (V or V^prox) on its fresh evaluation batches; V's fall shown beside."""
     judged = run["batches"]["objective" if test == "nash" else "proximal_objective"]
@@ -308,7 +308,7 @@ def _judge_equilibrium(test: str, doc: Mapping, paper: dict[str, Any]) -> dict[s
         return {"measured": {}, "paper": None, "verdict": NOT_APPLICABLE, "figures": [],
                 "reason": f"the {test} stage's results predate the fresh-batch evaluation the rule needs; rerun "
                           f"it with 'proxgan reproduce --stages {test} --force'"}
-    judged = {f: equilibrium_run(test, r) for f, r in s["runs"].items()}
+    judged = {f: judge_equilibrium_run(test, r) for f, r in s["runs"].items()}
     verdict = combine(row["verdict"] for row in judged.values())
     reason = (f"{s['steps']} generator steps against the frozen discriminator; "
               + "; ".join(f"{f}: {describe_fall(row['_rule'])}: {row['conclusion']}" for f, row in judged.items()))
