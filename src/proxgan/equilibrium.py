@@ -522,7 +522,7 @@ def run_equilibrium(
     else:
         quality_note = "quality tracking turned off"
     return {
-        "config": {"run_dir": str(run_dir), "checkpoint": checkpoint, "run_step": run.step,
+        "config": {"run_dir": str(run_dir), "checkpoint": checkpoint, "run_step": run.step, "generator": run.generator_kind,
                    "formulation": run.formulation.name, "dataset": run.data.name, "tests": tests,
                    "device": device, **dataclasses.asdict(config)},  # fmt: skip
         "results": {

@@ -78,7 +78,7 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
 def summarize(doc: dict[str, Any]) -> str:
     """The answer sentences, then start → end of each tracked quantity per test (on the curves' fixed batch)."""
     results = doc["results"]
-    lines = [t["sentence"] for t in results["tests"].values()]
+    lines = [f"generator: {doc['config']['generator']}", *(t["sentence"] for t in results["tests"].values())]
     for name, t in results["tests"].items():
         s = t["summary"]
         line = f"{name}: V(G, D_final) {s['objective_start']:.4g} -> {s['objective_end']:.4g}"

@@ -60,6 +60,7 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
+    click.echo(f"generator: {doc['generator']}")
     for name, result in doc["metrics"].items():
         click.echo(f"{name}: {summarize(result)}")
     click.echo(f"results: {Path(run_dir) / 'results.json'} (results.metrics)")

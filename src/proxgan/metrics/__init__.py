@@ -297,7 +297,9 @@ def evaluate_run(
     scores = evaluate(lambda n: run.sample(n, seed=seed), data, metrics, n_samples=n_samples, device=device,
                       data_root=root, **options)
     record = {"run_dir": str(run_dir), "checkpoint": checkpoint, "step": run.step, "seed": seed,
-              "metrics": {name: {**result, "step": run.step} for name, result in scores.items()}}
+              "generator": run.generator_kind,
+              "metrics": {name: {**result, "step": run.step, "generator": run.generator_kind}
+                          for name, result in scores.items()}}
     if (Path(run_dir) / RESULTS_NAME).is_file():
         doc = read_results(run_dir)  # a corrupt file is an error, never overwritten
         doc.setdefault("results", {}).setdefault("metrics", {}).update(record["metrics"])
