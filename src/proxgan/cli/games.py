@@ -1,6 +1,7 @@
 """``proxgan games``: GDA-family dynamics on small games, and local Nash / minimax classification.
 
     proxgan games bilinear --methods all --lr 0.2 --steps 1000 --out runs/games
+    proxgan games bilinear --average --out runs/games-average
     proxgan games classify quadratic --p -1 --q 1 --coupling 2
 """
 
@@ -64,6 +65,8 @@ _RUN_OPTIONS = [
     click.option("--k", type=int, default=5, show_default=True, help="Ascent steps per descent step of kgda."),
     click.option("--ppm-tol", type=float, default=1e-12, show_default=True,
                  help="Residual tolerance of ppm's inner fixed-point solve (non-affine games)."),
+    click.option("--average", is_flag=True,
+                 help="Also measure each method's running average of iterates against its closed form."),
 ]
 
 
@@ -81,6 +84,18 @@ def summarize_run(doc: dict[str, Any]) -> str:
         if "conserved_quantity" in m:
             line += f"   conserved drift {m['conserved_quantity']['max_drift']:.1e}"
         lines.append(line)
+    averaged = {name: m["average"] for name, m in res["methods"].items() if "average" in m}
+    if averaged:
+        lines += [f"running average of the first t = {cfg['steps'] + 1} iterates (z_0 included):",
+                  f"{'method':8} {'|zbar-z*|':>10} {'closed form':>11} {'exponent':>9}  converging (O(1/t))"]
+        for name, a in averaged.items():
+            closed = "n/a" if a["closed_form_distance"] is None else f"{a['closed_form_distance']:.3e}"
+            exponent = "n/a" if a["decay_exponent"] is None else f"{a['decay_exponent']:.3f}"
+            line = f"{name:8} {a['final_distance']:>10.3e} {closed:>11} {exponent:>9}  {a['converging']}"
+            if "energy_norm" in a:
+                e = a["energy_norm"]
+                line += f"   |zbar-z*|_E {e['final']:.3e} = {e['closed_form']:.3e} <= bound {e['bound']:.3e}"
+            lines.append(line)
     return "\n".join(lines)
 
 
