@@ -62,6 +62,15 @@ def test_average_flag_reports_each_running_average_beside_its_closed_form(tmp_pa
     assert "average" not in json.loads(res.output)["results"]["methods"]["ppm"]
 
 
+def test_overflowing_runs_are_summarized_not_crashed(tmp_path):
+    """η = 10: simgda and altgda (ω² = 100 > 4) overflow; distances, drift and averages print as inf / n/a."""
+    res = invoke("bilinear", "--methods", "simgda,altgda", "--lr", 10, "--steps", 400, "--average", "--out", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "conserved drift inf" in res.output
+    average = json.loads((tmp_path / "results.json").read_text())["results"]["methods"]["altgda"]["average"]
+    assert average["final_distance"] is None and average["decay_exponent"] is None and not average["converging"]
+
+
 def test_json_flag_prints_the_document(tmp_path):
     res = invoke("quadratic", "--p", 0.5, "--q", 0.5, "--dim", 2, "--methods", "simgda,eg", "--lr-theta", 0.1,
                  "--lr-phi", 0.2, "--steps", 50, "--out", tmp_path, "--json")

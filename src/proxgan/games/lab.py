@@ -112,9 +112,9 @@ def decay_exponent(distance: Tensor) -> float | None:
     d = distance[len(distance) // 2 :]
     if len(d) < DECAY_BLOCKS or not bool((torch.isfinite(d) & (d > 0)).all()):
         return None
-    peaks = [int(block.argmax()) for block in d.tensor_split(DECAY_BLOCKS)]
-    log_t = torch.stack([block[i] for block, i in zip(t.tensor_split(DECAY_BLOCKS), peaks)]).log()
-    log_d = torch.stack([block[i] for block, i in zip(d.tensor_split(DECAY_BLOCKS), peaks)]).log()
+    peaks = [(block_t[i], block_d[i]) for block_t, block_d in zip(t.tensor_split(DECAY_BLOCKS), d.tensor_split(DECAY_BLOCKS))
+             for i in [int(block_d.argmax())]]
+    log_t, log_d = torch.tensor(peaks, dtype=DTYPE).log().T
     centred = log_t - log_t.mean()
     return float((centred * (log_d - log_d.mean())).sum() / (centred**2).sum())
 
