@@ -112,8 +112,10 @@ def decay_exponent(distance: Tensor) -> float | None:
     d = distance[len(distance) // 2 :]
     if len(d) < DECAY_BLOCKS or not bool((torch.isfinite(d) & (d > 0)).all()):
         return None
-    peaks = [(block_t[i], block_d[i]) for block_t, block_d in zip(t.tensor_split(DECAY_BLOCKS), d.tensor_split(DECAY_BLOCKS))
-             for i in [int(block_d.argmax())]]
+    peaks = []
+    for block_t, block_d in zip(t.tensor_split(DECAY_BLOCKS), d.tensor_split(DECAY_BLOCKS)):
+        i = int(block_d.argmax())
+        peaks.append((block_t[i], block_d[i]))
     log_t, log_d = torch.tensor(peaks, dtype=DTYPE).log().T
     centred = log_t - log_t.mean()
     return float((centred * (log_d - log_d.mean())).sum() / (centred**2).sum())
