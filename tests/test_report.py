@@ -24,11 +24,13 @@ def doc(summary, figures=()):
 # --- constructed stage results -------------------------------------------------------------------
 
 
-def games(eta=0.1, alt_bounded=True, rho_error=0.0):
+def games(eta=0.1, alt_bounded=True, rho_error=0.0, alt_average_exponent=-1.0):
     sim = 1 + eta**2
+    average = {"decay_exponent": alt_average_exponent, "converging": alt_average_exponent <= -0.9}
     return doc({"lr": eta, "steps": 200, "methods": {
         "simgda": {"rho_empirical": sim * (1 + rho_error), "rho_theory": sim, "bounded": False, "converged": False},
-        "altgda": {"rho_empirical": 1.0, "rho_theory": None, "bounded": alt_bounded, "converged": False},
+        "altgda": {"rho_empirical": 1.0, "rho_theory": None, "bounded": alt_bounded, "converged": False,
+                   "average": average},
         "ppm": {"rho_empirical": 1 / sim, "rho_theory": 1 / sim, "bounded": True, "converged": True},
     }}, ["phase.png"])
 
@@ -127,6 +129,7 @@ def test_every_claim_reproduced_on_agreeing_results():
 @pytest.mark.parametrize("claim, stages", [
     ("gda-rates", {"games": games(rho_error=0.01)}),
     ("gda-rates", {"games": games(alt_bounded=False)}),
+    ("gda-rates", {"games": games(alt_average_exponent=-0.5)}),
     ("theorem1", {"theory": theory(nash_above=True)}),
     ("remark1", {"theory": theory(nash_below=False)}),
     ("theorem2", {"theory": theory(lambda_ratio=0.5)}),
