@@ -139,10 +139,13 @@ class EvalContext:
         return arrays["mu"], arrays["sigma"]
 
     def held_out(self) -> tuple[Tensor, dict]:
-        """n = min(samples, held-out size) held-out real images (a seeded subset when fewer), and their record."""
+        """n = min(samples, held-out size) held-out real images (a seeded subset when fewer), and their record.
+
+        MNIST's test split is read from ``data_root``, else from where the training data was loaded."""
 
         def pick():
-            x, _ = cls.split(self.data.name, "test", self.data_root)
+            root = self.data_root if self.data_root is not None else self.data.meta.get("root")
+            x, _ = cls.split(self.data.name, "test", root)
             n = min(len(self.samples), len(x))
             if n < len(x):
                 x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]]
