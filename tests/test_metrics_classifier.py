@@ -127,3 +127,14 @@ def test_shipped_mnist_classifier_accuracy_and_floor(tmp_path):
     # no data_root, as in training-time evaluation: the test split is found where the training data was
     out = evaluate(x[:500], data, "cls_fid", cache_dir=tmp_path)["cls_fid"]
     assert out["held_out"]["n"] == 500 and 0 < out["floor"] < 50
+
+
+def test_classifier_command_bad_input_is_exit_2_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = invoke("classifier", "digits", "--out", blocker / "lenet.pt")  # its directory would be a file
+    assert res.exit_code == 2 and "cannot create the directory of --out" in res.output
+    res = invoke("classifier", "mnist", "--out", tmp_path / "lenet.pt")
+    assert res.exit_code == 2 and "needs a data root" in res.output
+    res = invoke("classifier", "cifar10", "--out", tmp_path / "lenet.pt")
+    assert res.exit_code == 2 and not (tmp_path / "lenet.pt").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -30,8 +31,15 @@ def classifier(dataset, data_root, out, as_json):
     """
     from tqdm import tqdm
 
+    from proxgan.errors import ProxganError
     from proxgan.metrics.classifier import EPOCHS, SHIPPED_SHA256, retrain, save_classifier
 
+    try:  # before minutes of training, not after
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProxganError(f"cannot create the directory of --out {str(out)!r}: {exc.strerror}") from None
+    if not os.access(out.parent, os.W_OK):
+        raise ProxganError(f"cannot write --out {str(out)!r}: its directory is not writable")
     with tqdm(total=EPOCHS[dataset], desc=f"training LeNet on {dataset}", unit="epoch", leave=False) as bar:
         trained = retrain(dataset, root=data_root, progress=lambda done, total: bar.update(done - bar.n))
     save_classifier(trained, out)
