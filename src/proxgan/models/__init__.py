@@ -25,6 +25,9 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "build_models",
+    "dcgan",
+    "layers",
+    "mlp",
 ]
 
 
