@@ -74,9 +74,11 @@ def test_damaged_or_foreign_classifier_files_are_one_error(tmp_path, monkeypatch
         cls.load_classifier("digits", tmp_path / "edited.pt")
     with pytest.raises(ProxganError, match="trained on 'digits', not 'mnist'"):
         cls.load_classifier("mnist", tampered)
-    (tmp_path / "garbage.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ProxganError, match="cannot read classifier"):
-        cls.load_classifier("digits", tmp_path / "garbage.pt")
+    for name, content in [("garbage.pt", b"not a torch file"), ("empty.pt", b""),
+                          ("truncated.pt", cls.shipped_path("digits").read_bytes()[:5000])]:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ProxganError, match="cannot read classifier"):
+            cls.load_classifier("digits", tmp_path / name)
     with pytest.raises(ProxganError, match="does not exist"):
         cls.load_classifier("digits", tmp_path / "absent.pt")
 

@@ -54,8 +54,8 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
 
     doc = evaluate_run(
         run_dir, metric_names, n_samples=n_samples, reference_samples=reference_samples,
-        inception_weights=inception_weights, classifier=classifier, data_root=data_root, checkpoint=checkpoint, device=device,
-        seed=seed, cache_dir=cache_dir, progress=progress,
+        inception_weights=inception_weights, classifier=classifier, data_root=data_root, checkpoint=checkpoint,
+        device=device, seed=seed, cache_dir=cache_dir, progress=progress,
     )  # fmt: skip
     for bar in bars.values():
         bar.close()

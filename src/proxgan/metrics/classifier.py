@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pickle
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -212,7 +214,7 @@ def load_classifier(dataset: str, path: str | Path | None = None) -> TrainedClas
         model = LeNet(channels, resolution)
         model.load_state_dict(record["state"])
         stored_dataset, test_accuracy, stored_sha = record["dataset"], float(record["test_accuracy"]), record["sha256"]
-    except Exception as exc:  # noqa: BLE001 - any unreadable or foreign file is one error line
+    except (OSError, EOFError, RuntimeError, struct.error, pickle.UnpicklingError, KeyError, TypeError, ValueError) as exc:
         raise ProxganError(f"cannot read classifier {str(path)!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     if stored_dataset != dataset:
         raise ProxganError(f"classifier {str(path)!r} was trained on {stored_dataset!r}, not {dataset!r}")
