@@ -45,7 +45,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Generator/discriminator architecture (``dcgan`` or the student's ``mlp``), width DIM and latent size
+    """Generator/discriminator architecture (``dcgan``, or ``mlp``: Sharma & Baptista's MLP), width DIM and latent size
     (``null``: the architecture's default, see :data:`proxgan.models.DEFAULTS`)."""
 
     arch: str = "dcgan"

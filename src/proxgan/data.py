@@ -132,7 +132,8 @@ def _mnist(root: Path, download: bool) -> InMemoryData:
         ds = MNIST(root=str(root), train=True, download=download)
     except RuntimeError:
         raise _missing("MNIST", root, "MNIST/raw/train-images-idx3-ubyte and train-labels-idx1-ubyte") from None
-    return InMemoryData("mnist", to_unit_range(ds.data).unsqueeze(1), ds.targets.clone(), {"resolution": 28})
+    return InMemoryData("mnist", to_unit_range(ds.data).unsqueeze(1), ds.targets.clone(),
+                        {"resolution": 28, "root": str(root)})  # where the held-out test split is, for metrics
 
 
 def _cifar10(root: Path, download: bool) -> InMemoryData:

@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "theorem": "proxgan.cli.theorem:theorem",
     "equilibrium": "proxgan.cli.equilibrium:equilibrium",
     "evaluate": "proxgan.cli.evaluate:evaluate",
+    "classifier": "proxgan.cli.classifier:classifier",
     "games": "proxgan.cli.games:games",
     "train": "proxgan.cli.train:train",
     "reproduce": "proxgan.cli.reproduce:reproduce_command",
