@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, str] = {
 #: the one-line help ``proxgan --help`` lists, so that listing imports no subcommand (nor torch);
 #: a test checks each line against its command's own short help
 SHORT_HELP: dict[str, str] = {
+    "classifier": "Retrain DATASET's LeNet exactly as the shipped one was trained, and compare with it.",
     "equilibrium": "Freeze RUN_DIR's discriminator and keep optimizing its generator: against V (Nash test) and against the proximal objective V_λ^prox (proximal test).",
     "evaluate": "Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics.",
     "games": "Game dynamics: why gradient descent-ascent fails on the smallest GAN.",
