@@ -134,11 +134,20 @@ def _read_lines(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
-def image_grid(samples: Tensor, nrow: int = 8) -> Tensor:
-    """Images in [-1, 1] tiled into one (3 or C, H, W) grid in [0, 1]."""
-    from torchvision.utils import make_grid
-
-    return make_grid(samples.float().cpu().clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1)
+def image_grid(samples: Tensor, nrow: int = 8, padding: int = 2) -> Tensor:
+    """Images in [-1, 1] tiled ``nrow`` per row into one (3 or C, H, W) grid in [0, 1], ``padding`` white
+    pixels around each (the layout of torchvision's ``make_grid``; one channel is shown as grey RGB)."""
+    x = samples.detach().float().cpu().clamp(-1, 1).add(1).div(2)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    n, c, h, w = x.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    grid = torch.ones(c, rows * (h + padding) + padding, cols * (w + padding) + padding)
+    for i, image in enumerate(x):
+        top, left = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
+        grid[:, top : top + h, left : left + w] = image
+    return grid
 
 
 def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) -> str:
@@ -146,9 +155,10 @@ def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) 
     path = out_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     if data.is_image:
-        from torchvision.utils import save_image
+        from PIL import Image
 
-        save_image(image_grid(samples), path)
+        pixels = image_grid(samples).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        Image.fromarray(pixels).save(path)
         return name
     from proxgan.figures import plt, save_figure  # matplotlib only when a figure is drawn
 

@@ -139,7 +139,7 @@ def split(dataset: str, part: str, root: str | Path | None = None) -> tuple[Tens
     MNIST: its official 60,000 / 10,000 split (``root``: torchvision's layout). digits: a seeded
     (seed 0) permutation of the 1,797 images, the first 20 % held out.
     """
-    from proxgan.data import load_dataset, to_unit_range
+    from proxgan.data import load_dataset, mnist_split
 
     check_choice("classifier dataset", dataset, CLASSIFIER_DATASETS)
     check_choice("classifier split", part, ("train", "test"))
@@ -147,16 +147,9 @@ def split(dataset: str, part: str, root: str | Path | None = None) -> tuple[Tens
         if part == "train":
             train = load_dataset("mnist", root=root)
             return train.x, train.labels
-        from torchvision.datasets import MNIST
-
         if root is None:
             raise ProxganError("MNIST's held-out test split needs a data root: pass --data-root DIR")
-        try:
-            test = MNIST(root=str(root), train=False)
-        except RuntimeError:
-            raise ProxganError(f"MNIST test split not found under {str(root)!r}: expected "
-                               "MNIST/raw/t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte") from None
-        return to_unit_range(test.data).unsqueeze(1), test.targets.clone()
+        return mnist_split(Path(root), "test")
     data = load_dataset("digits")
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     n_test = int(round(DIGITS_TEST_FRACTION * len(data)))
