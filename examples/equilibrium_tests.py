@@ -54,5 +54,5 @@ for step in range(args.steps):
 options = dict(latent_shape=16, steps=args.test_steps, inner_steps=20, batch_size=64, eval_size=256)
 nash = nash_test(G, D, digits, wgan_loss, **options)
 proximal = proximal_test(G, D, digits, wgan_loss, penalty=gradient_penalty, **options)
-print("Nash test:", nash["sentence"])
-print("proximal test:", proximal["sentence"])
+print(nash["sentence"])  # outcome "fell": V fell beyond its batch-to-batch noise, so not a Nash equilibrium
+print(proximal["sentence"])

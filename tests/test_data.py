@@ -98,3 +98,33 @@ def test_bad_input_is_a_proxgan_error():
 def test_mnist_loads_as_one_tensor():
     data = load_dataset("mnist", root=MNIST_ROOT, n=1000)
     assert data.x.shape == (1000, 1, 28, 28) and data.x.min() == -1.0 and data.x.max() == 1.0
+
+
+def test_read_idx_reads_the_mnist_format_and_refuses_damage(tmp_path):
+    import struct
+
+    from proxgan.data import read_idx
+
+    data = torch.arange(2 * 3 * 4, dtype=torch.uint8).reshape(2, 3, 4)
+    path = tmp_path / "x-idx3-ubyte"
+    path.write_bytes(b"\0\0\x08\x03" + struct.pack(">3I", 2, 3, 4) + data.numpy().tobytes())
+    assert torch.equal(read_idx(path), data)
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(ProxganError, match="truncated or damaged"):
+        read_idx(path)
+    path.write_bytes(b"hello world")
+    with pytest.raises(ProxganError, match="not an IDX file"):
+        read_idx(path)
+
+
+def test_mnist_reader_equals_torchvisions_when_the_data_is_here():
+    from proxgan.data import mnist_split
+
+    root = MNIST_ROOT
+    if not (root / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file():
+        pytest.skip(f"MNIST not found under {root}")
+    from torchvision.datasets import MNIST
+
+    x, y = mnist_split(root, "test")
+    reference = MNIST(root=str(root), train=False)
+    assert torch.equal(x, reference.data.float().mul(2 / 255).sub(1).unsqueeze(1)) and torch.equal(y, reference.targets)

@@ -54,7 +54,8 @@ def check_training_stays_in_sync(rank, out_dir, strategy):
     config = config_from_dict({
         "seed": 2, "formulation": "wgan-gp", "data": {"name": "ring8", "n": 256},
         "model": {"arch": "mlp", "dim": 4, "latent_dim": 2},
-        "train": {"strategy": strategy, "steps": 2, "batch_size": 16, "n_critic": 2},
+        "train": {"strategy": strategy, "steps": 2, "batch_size": 16, "n_critic": 2,
+                  "average": {"kind": "ema", "decay": 0.5}},
         "proximal": {"steps": 2, "lam": 0.1},
         "log": {"every": 1, "sample_every": 100, "checkpoint_every": 100, "n_samples": 16},
     })  # fmt: skip
@@ -68,7 +69,8 @@ def check_training_stays_in_sync(rank, out_dir, strategy):
     trainer = captured["trainer"]
     assert trainer.batch_size == 8  # the global batch of 16 is split over the 2 processes
     assert isinstance(trainer.D_sync, DistributedDataParallel) and trainer.D_sync.module is trainer.D
-    flat = torch.cat([t.detach().flatten() for t in (*trainer.G.parameters(), *trainer.D.parameters())])
+    flat = torch.cat([t.detach().flatten() for t in (*trainer.G.parameters(), *trainer.D.parameters(),
+                                                      *trainer.G_average.module.parameters())])
     gathered = [torch.empty_like(flat) for _ in range(WORLD)]
     dist.all_gather(gathered, flat)
     assert torch.equal(gathered[0], gathered[1])

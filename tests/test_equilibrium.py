@@ -15,11 +15,10 @@ from proxgan.equilibrium import (
     FixedEvaluation,
     GameSetting,
     generator_gradient,
+    judge_test,
     log_spaced_steps,
-    nash_verdict,
     proximal_discriminator,
     proximal_objective,
-    proximal_verdict,
     run_test,
     summarize_test,
 )
@@ -27,6 +26,7 @@ from proxgan.errors import ProxganError
 from proxgan.objectives import OBJECTIVES, Formulation
 from proxgan.gradients import scores_and_input_gradients
 from proxgan.proximal import ProximalConfig
+from proxgan.rules import CONTRADICTED, REPRODUCED
 
 #: WGAN objective V = E D(x) − E D(G(z)) (eq. 8) with no constraint on D, so everything is smooth
 WGAN = Formulation("wgan-unconstrained", OBJECTIVES["wgan"])
@@ -177,8 +177,9 @@ def test_nash_test_cannot_lower_objective_at_a_nash_point():
     result = run_test("nash", quadratic_setting(A.tolist(), b.tolist(), mu, np.zeros((2, 2)), 0.05), config(steps=30))
     obj = curve(result)
     np.testing.assert_allclose(obj, obj[0], atol=1e-12)
-    verdict = nash_verdict(summarize_test(result["curve"], 30), threshold=0.1)
-    assert not verdict["nash_refuted"] and "no evidence against a Nash equilibrium" in verdict["sentence"]
+    verdict = judge_test("nash", summarize_test("nash", result["curve"], 30), lam=0.1)
+    assert verdict["outcome"] == "held" and verdict["verdict"] == CONTRADICTED
+    assert "no evidence against a Nash equilibrium" in verdict["sentence"]
 
 
 # --- the proximal test: Proposition 4 ------------------------------------------------------------
@@ -239,10 +240,12 @@ def test_dirac_at_its_proximal_point_passes_the_proximal_test_and_fails_the_nash
     theta_t = theta_star + steps * lr * phi
     np.testing.assert_allclose(curve(nash, "proximal_objective"), phi * (x - theta_t) + (x - theta_t) ** 2 / (2 * lam), atol=1e-12)
 
-    nash_summary, prox_summary = summarize_test(nash["curve"], 30), summarize_test(prox["curve"], 30)
-    assert nash_verdict(nash_summary, 0.1)["nash_refuted"]
-    assert proximal_verdict(prox_summary, 0.1, lam)["proximal_consistent"]
-    assert nash_summary["relative_drop"] == pytest.approx(30 * lr * phi**2 / abs(v0))
+    nash_summary, prox_summary = summarize_test("nash", nash["curve"], 30), summarize_test("proximal", prox["curve"], 30)
+    assert judge_test("nash", nash_summary, lam)["outcome"] == "fell"  # not a Nash equilibrium
+    assert judge_test("proximal", prox_summary, lam)["verdict"] == REPRODUCED  # V^prox held: λ-proximal
+    # every fresh batch sees the same Dirac game: the fall is exact, with zero noise
+    assert nash_summary["rule"]["fall"] == pytest.approx(30 * lr * phi**2, abs=1e-12)
+    assert nash_summary["rule"]["noise"] == 0.0
 
 
 def test_dirac_away_from_its_proximal_point_fails_the_proximal_test():
@@ -250,12 +253,14 @@ def test_dirac_away_from_its_proximal_point_fails_the_proximal_test():
     lam, phi, x = 0.5, 0.8, 1.0
     exact = dict(lam=lam, inner_steps=1, inner_optimizer="sgd", inner_lr=1 / lam, track_proximal=True, steps=30)
     prox = run_test("proximal", dirac_setting(0.0, phi, x, sgd(0.05)), config(**exact))
-    summary = summarize_test(prox["curve"], 30)
+    summary = summarize_test("proximal", prox["curve"], 30)
     # SGD on V^prox: x − θ_{t+1} = (x − θ_t)(1 − lr/λ) − lr·φ, a contraction towards θ* = x + λφ
     r, t = 1.0 - 0.05 / lam, 30
     gap = (x - 0.0 + lam * phi) * r**t - lam * phi  # x − θ_t
     assert summary["proximal_objective_end"] == pytest.approx(phi * gap + gap**2 / (2 * lam), abs=1e-12)
-    assert not proximal_verdict(summary, 0.1, lam)["proximal_consistent"]
+    verdict = judge_test("proximal", summary, lam)
+    assert verdict["outcome"] == "fell" and verdict["verdict"] == CONTRADICTED
+    assert "not a λ-proximal equilibrium" in verdict["sentence"]
 
 
 def test_docstring_example_runs():
@@ -289,8 +294,8 @@ def test_user_pair_tests_match_the_closed_forms_without_a_run():
     np.testing.assert_allclose(curve(nash), v0 - steps * lr * phi**2, atol=1e-12)
     np.testing.assert_allclose(curve(prox), v0, atol=1e-12)
     np.testing.assert_allclose(curve(prox, "proximal_objective"), v0 + (x - theta_star) ** 2 / (2 * lam), atol=1e-12)
-    assert nash["nash_refuted"] and prox["proximal_consistent"]
-    assert nash["summary"]["relative_drop"] == pytest.approx(30 * lr * phi**2 / abs(v0))
+    assert nash["outcome"] == "fell" and prox["outcome"] == "held"
+    assert nash["summary"]["objective_drop"] == pytest.approx(30 * lr * phi**2)
     with pytest.raises(ProxganError, match="pass latent_shape"):
         nash_test(G, D, real_data, wgan_loss, steps=1)
     with pytest.raises(ProxganError, match="generator loss is unknown"):
@@ -428,9 +433,14 @@ def test_cli_runs_both_tests_and_writes_curves_summaries_and_figure(tiny_run, tm
         assert [r["step"] for r in t["curve"]] == log_spaced_steps(6, 3) == [0, 1, 2, 6]
         s = t["summary"]
         assert s["objective_start"] == t["curve"][0]["objective"] and s["objective_end"] == t["curve"][-1]["objective"]
-        assert s["relative_drop"] == pytest.approx((s["objective_start"] - s["objective_end"]) / abs(s["objective_start"]))
+        assert s["objective_drop"] == pytest.approx(s["objective_start"] - s["objective_end"])
+        judged = s["batches"]["objective" if name == "nash" else "proximal_objective"]
+        assert len(judged["start"]) == len(judged["end"]) == 5  # the default --eval-batches
+        assert t["verdict"] == s["rule"]["verdict"] and t["sentence"].endswith(s["rule"]["conclusion"])
         assert s["quality_start"] is not None  # ring8: mode coverage's high-quality fraction
-    assert tests["nash"]["curve"][0] == tests["proximal"]["curve"][0]  # same θ_final, same fixed batches
+    nash0, prox0 = tests["nash"]["curve"][0], tests["proximal"]["curve"][0]
+    assert {k: nash0[k] for k in nash0 if k != "batches"} == {k: prox0[k] for k in prox0 if k != "batches"}
+    assert nash0["batches"]["objective"] == prox0["batches"]["objective"]  # same θ_final, same fresh batches
     assert doc["results"]["quality_metric"] == "modes high_quality_fraction"
     assert "against its own discriminator" in doc["results"]["answer"]
     # a rerun into the same --out resumes from the finished states: same curves
@@ -445,7 +455,7 @@ def test_cli_runs_both_tests_and_writes_curves_summaries_and_figure(tiny_run, tm
         (["--lambda", "nan"], "lambda must be finite"),
         (["--steps", "0"], "steps must be a positive integer"),
         (["--inner-steps", "-3"], "inner_steps must be a positive integer"),
-        (["--threshold", "-1"], "threshold must be > 0"),
+        (["--eval-batches", "1"], "eval_batches must be at least 2"),
         (["--test", "stackelberg"], "stackelberg"),
     ],
 )

@@ -46,7 +46,7 @@ def test_mnist_dcgan_example_trains_proximally(tmp_path):
 
 def test_equilibrium_tests_example_gives_both_verdicts(tmp_path):
     out = run_example("equilibrium_tests.py", "--steps", "2", "--test-steps", "2", cwd=tmp_path)
-    assert "Nash test: against its own discriminator" in out and "proximal test: against the proximal objective" in out
+    assert "nash test, against its own discriminator" in out and "proximal test, against the proximal objective" in out
 
 
 def test_games_lab_example_runs(tmp_path):

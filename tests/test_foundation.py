@@ -83,3 +83,22 @@ def test_cli_help_and_version():
     assert runner.invoke(main, ["--help"]).exit_code == 0
     res = runner.invoke(main, ["--version"])
     assert res.exit_code == 0 and "proxgan" in res.output
+
+
+def test_top_level_help_imports_no_subcommand_nor_torch():
+    """``proxgan --help`` lists the commands from SHORT_HELP (each equal to its command's own short
+    help) without importing them, so it never pays for torch."""
+    import importlib
+    import subprocess
+    import sys
+
+    from proxgan.cli import SHORT_HELP, SUBCOMMANDS
+
+    for name, target in SUBCOMMANDS.items():
+        module, attr = target.split(":")
+        assert SHORT_HELP[name] == getattr(importlib.import_module(module), attr).get_short_help_str(limit=200)
+    code = ("import sys; from proxgan.cli import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('proxgan.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

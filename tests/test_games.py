@@ -10,9 +10,17 @@ from proxgan.errors import ProxganError
 from proxgan.games.builtin import bilinear, coupling_matrix, dirac, linear_wgan, make_game, quadratic
 from proxgan.games.classify import classify
 from proxgan.games.game import DTYPE, Game
-from proxgan.games.lab import empirical_rho, method_report
+from proxgan.games.lab import average_report, decay_exponent, empirical_rho, method_report, running_average
 from proxgan.games.methods import METHOD_NAMES, StepSizes, make_method, ppm, run_method
-from proxgan.games.rates import bilinear_factor, bilinear_rho, conserved_quantity, spectral_rho
+from proxgan.games.rates import (
+    averaged_displacement,
+    averaged_rotation,
+    bilinear_factor,
+    bilinear_rho,
+    conserved_quantity,
+    iteration_matrix,
+    spectral_rho,
+)
 
 DIMS = (1, 3, 5)
 
@@ -244,3 +252,129 @@ def test_game_parameters_are_validated():
         make_game("bilinear", dim=0)
     with pytest.raises(ProxganError, match="coupling must be finite"):
         make_game("bilinear", coupling=math.inf)
+
+
+# --- iterate averaging: z̄_t = mean of z_0, …, z_{t−1} (issue 11) ----------------------------------
+
+
+def averages(game, name, lr, z0, steps, k=3):
+    """(trajectory (T+1, d), z̄_t − z* for t = 1, …, T+1) of one run from the point ``z0`` (d,)."""
+    trajectory, _ = run_method(game, make_method(name, lr, k=k), z0[None], steps)
+    return trajectory[:, 0], running_average(trajectory[:, 0]) - game.equilibrium
+
+
+def closed_forms(game, name, lr, z0, steps, k=3):
+    return torch.stack([averaged_displacement(name, game, lr, z0, t, k) for t in range(1, steps + 2)])
+
+
+@pytest.mark.parametrize("lr", [StepSizes(0.2, 0.2), StepSizes(0.3, 0.1), StepSizes(1.5, 1.2)])
+def test_averaged_alternating_gda_on_theta_phi_is_a_sum_of_rotations(lr):
+    """θ·φ: M = [[1, −η_θ], [η_φ, 1 − η_θη_φ]] has det 1 and trace 2 − ω², so its eigenvalues are e^{±iα} with
+    sin(α/2) = ω/2 (checked on the eigenvalues). The running average of the iterates equals
+    (I − M)⁻¹(I − M^t)(z_0 − z*)/t to round-off at every t; in the conserved norm √E it is exactly
+    |sin(tα/2)|/(t sin(α/2))·‖z_0 − z*‖_E ≤ 2/(ωt)·‖z_0 − z*‖_E, and it decays like t⁻¹ while the last
+    iterate keeps its distance."""
+    game = bilinear([[1.0]])
+    omega = math.sqrt(lr.theta * lr.phi)
+    M = iteration_matrix("altgda", game, lr)
+    alpha = float(torch.linalg.eigvals(M).angle().abs().max())
+    assert alpha == pytest.approx(2 * math.asin(omega / 2), rel=1e-12)
+    z0 = torch.tensor([1.0, -0.5], dtype=DTYPE)
+    steps = 1000
+    trajectory, mean = averages(game, "altgda", lr, z0, steps)
+    assert (mean - closed_forms(game, "altgda", lr, z0, steps)).abs().max() <= 1e-12
+    energy_norm = conserved_quantity("altgda", game, lr)(mean + game.equilibrium).sqrt()
+    start_norm = float(conserved_quantity("altgda", game, lr)(z0).sqrt())
+    t = torch.arange(1, steps + 2, dtype=DTYPE)
+    rotation = (t * alpha / 2).sin().abs() / (t * math.sin(alpha / 2)) * start_norm
+    assert torch.allclose(energy_norm, rotation, rtol=0, atol=1e-12)
+    assert bool((energy_norm <= 2 / (omega * t) * start_norm + 1e-12).all())
+    for n in (1, 7, steps + 1):
+        exact, bound = averaged_rotation("altgda", game, lr, z0, n)
+        assert exact == pytest.approx(float(rotation[n - 1]), rel=1e-12)
+        assert bound == pytest.approx(min(1.0, 2 / (omega * n)) * start_norm, rel=1e-12)
+    assert decay_exponent(game.distance(mean + game.equilibrium)) == pytest.approx(-1.0, abs=0.03)
+    assert game.distance(trajectory[-1]) > 0.5 * game.distance(trajectory[0])  # the last iterate cycles
+    report = average_report(game, "altgda", trajectory, lr, 5)
+    assert report["converging"] and report["energy_norm"]["final"] <= report["energy_norm"]["bound"]
+    assert report["closed_form_distance"] == pytest.approx(report["final_distance"], rel=1e-10)
+
+
+@pytest.mark.parametrize("dim", (2, 3))
+def test_averaged_alternating_and_k_gda_on_a_random_bilinear_game(dim):
+    """f = θᵀAφ: block by block in A's singular bases the rotation formula holds, so ‖z̄_t − z*‖_E
+    equals averaged_rotation's exact value and stays under its bound at every t (altgda and kgda,
+    per-player steps), and both equal the iteration-matrix closed form."""
+    game = random_bilinear(dim)
+    lr = StepSizes(0.3, 0.2)
+    z0 = torch.randn(2 * dim, generator=torch.Generator().manual_seed(3), dtype=DTYPE)
+    steps = 400
+    for name in ("altgda", "kgda"):
+        _, mean = averages(game, name, lr, z0, steps)
+        assert (mean - closed_forms(game, name, lr, z0, steps)).abs().max() <= 1e-12
+        energy_norm = conserved_quantity(name, game, lr, k=3)(mean + game.equilibrium).sqrt()
+        for t in range(1, steps + 2, 13):
+            exact, bound = averaged_rotation(name, game, lr, z0, t, k=3)
+            assert float(energy_norm[t - 1]) == pytest.approx(exact, rel=1e-10, abs=1e-13), (name, t)
+            assert exact <= bound * (1 + 1e-12)
+
+
+def test_averaged_rotation_on_a_non_square_game_keeps_the_stationary_directions():
+    """A 2×3: φ's third singular direction has s = 0 and never moves, so its energy stays in the average."""
+    A = torch.tensor([[1.0, 0.5, 0.0], [0.0, 0.7, 0.2]], dtype=DTYPE)
+    game = bilinear(A)
+    lr = StepSizes(0.4, 0.3)
+    z0 = torch.tensor([0.3, -1.0, 0.5, 0.2, 0.8], dtype=DTYPE)
+    _, mean = averages(game, "altgda", lr, z0, 300)
+    energy_norm = conserved_quantity("altgda", game, lr)(mean + game.equilibrium).sqrt()
+    for t in (1, 50, 301):
+        exact, bound = averaged_rotation("altgda", game, lr, z0, t)
+        assert float(energy_norm[t - 1]) == pytest.approx(exact, rel=1e-10)
+        assert bound == pytest.approx(float(energy_norm[0]), rel=1e-12)  # the s = 0 block: factor 1
+    assert averaged_displacement("altgda", game, lr, z0, 10) is None  # I − M is singular there
+    assert averaged_rotation("altgda", game, StepSizes(3.0, 3.0), z0, 10) is None  # ω² ≥ 4: no rotation
+    assert averaged_rotation("simgda", game, lr, z0, 10) is None
+
+
+def test_averaged_simultaneous_gda_still_spirals_out():
+    """θ·φ, η_θ = η_φ = η: M is the scaled rotation λ = 1 − iη (|λ|² = ρ = 1 + η²), so
+    |z̄_t − z*| = |1 − λ^t|/(tη)·|z_0 − z*| ≥ (ρ^{t/2} − 1)/(tη)·|z_0 − z*|, which grows without bound."""
+    eta, steps = 0.2, 1000
+    game = bilinear([[1.0]])
+    lr = StepSizes(eta, eta)
+    z0 = torch.tensor([1.0, 1.0], dtype=DTYPE)
+    trajectory, mean = averages(game, "simgda", lr, z0, steps)
+    t = torch.arange(1, steps + 2, dtype=DTYPE)
+    lam = torch.complex(torch.tensor(1.0, dtype=DTYPE), torch.tensor(-eta, dtype=DTYPE))
+    exact = (1 - lam ** t.to(torch.complex128)).abs() / (t * eta) * float(torch.linalg.vector_norm(z0))
+    distance = torch.linalg.vector_norm(mean, dim=-1)
+    assert torch.allclose(distance, exact, rtol=1e-12)
+    assert bool((distance >= ((1 + eta**2) ** (t / 2) - 1) / (t * eta) * distance[0] * (1 - 1e-12)).all())
+    assert distance[-1] > 1e5 * distance[0]
+    report = average_report(game, "simgda", trajectory, lr, 5)
+    assert not report["converging"] and report["decay_exponent"] > 1
+
+
+@pytest.mark.parametrize("name", ["ppm", "eg", "ogda"])
+def test_averages_of_convergent_methods_decay_like_one_over_t(name):
+    """PPM, EG, OGDA on a random bilinear game with per-player steps: the average equals the closed form
+    at every t and decays like t⁻¹, slower than the geometrically convergent last iterate."""
+    game = random_bilinear(3)
+    lr = StepSizes(0.4, 0.3)
+    z0 = torch.randn(6, generator=torch.Generator().manual_seed(5), dtype=DTYPE)
+    steps = 800
+    trajectory, mean = averages(game, name, lr, z0, steps)
+    assert (mean - closed_forms(game, name, lr, z0, steps)).abs().max() <= 1e-12
+    report = average_report(game, name, trajectory, lr, 5)
+    assert report["decay_exponent"] == pytest.approx(-1.0, abs=0.02)
+    assert report["converging"]
+    assert report["final_distance"] > 1e3 * float(game.distance(trajectory[-1]))
+
+
+def test_decay_exponent_reads_power_laws_and_oscillations_at_their_peaks():
+    t = torch.arange(1, 2001, dtype=DTYPE)
+    assert decay_exponent(3 * t**-1.5) == pytest.approx(-1.5, rel=1e-12)
+    assert decay_exponent(t**0.5) == pytest.approx(0.5, rel=1e-12)
+    assert decay_exponent((0.3 * t).sin().abs() / t) == pytest.approx(-1.0, abs=0.02)
+    assert decay_exponent(torch.cat([t[:1500], torch.full((500,), math.inf, dtype=DTYPE)])) is None
+    assert decay_exponent(t[:10]) is None

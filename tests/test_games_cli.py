@@ -35,6 +35,42 @@ def test_bilinear_run_writes_results_and_figures(tmp_path):
     assert doc["command"].startswith("proxgan ")
 
 
+def test_average_flag_reports_each_running_average_beside_its_closed_form(tmp_path):
+    res = invoke("bilinear", "--methods", "simgda,altgda,ppm", "--lr", 0.2, "--steps", 400, "--average",
+                 "--out", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "running average of the first t = 401 iterates" in res.output and "|zbar-z*|_E" in res.output
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["config"]["average"] is True
+    averages = {name: m["average"] for name, m in doc["results"]["methods"].items()}
+    for a in averages.values():
+        assert a["iterates"] == 401
+        assert a["closed_form_distance"] == pytest.approx(a["final_distance"], rel=1e-10)
+    start = doc["results"]["methods"]["simgda"]["initial_distance"]
+    assert not averages["simgda"]["converging"] and averages["simgda"]["final_distance"] > 10 * start
+    assert averages["altgda"]["converging"] and averages["ppm"]["converging"]
+    energy = averages["altgda"]["energy_norm"]
+    assert energy["final"] == pytest.approx(energy["closed_form"], rel=1e-10) and energy["final"] <= energy["bound"]
+    assert "energy_norm" not in averages["ppm"] and "trajectory" not in averages["ppm"]
+    assert all((tmp_path / name).stat().st_size > 1000 for name in doc["figures"])
+
+    res = invoke("dirac", "--methods", "altgda", "--steps", 100, "--average", "--out", tmp_path / "dirac", "--json")
+    assert res.exit_code == 0, res.output
+    dirac = json.loads(res.output)["results"]["methods"]["altgda"]["average"]
+    assert dirac["closed_form_distance"] is None and "energy_norm" not in dirac
+    res = invoke("bilinear", "--methods", "ppm", "--steps", 20, "--out", tmp_path / "plain", "--json")
+    assert "average" not in json.loads(res.output)["results"]["methods"]["ppm"]
+
+
+def test_overflowing_runs_are_summarized_not_crashed(tmp_path):
+    """η = 10: simgda and altgda (ω² = 100 > 4) overflow; distances, drift and averages print as inf / n/a."""
+    res = invoke("bilinear", "--methods", "simgda,altgda", "--lr", 10, "--steps", 400, "--average", "--out", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "conserved drift inf" in res.output
+    average = json.loads((tmp_path / "results.json").read_text())["results"]["methods"]["altgda"]["average"]
+    assert average["final_distance"] is None and average["decay_exponent"] is None and not average["converging"]
+
+
 def test_json_flag_prints_the_document(tmp_path):
     res = invoke("quadratic", "--p", 0.5, "--q", 0.5, "--dim", 2, "--methods", "simgda,eg", "--lr-theta", 0.1,
                  "--lr-phi", 0.2, "--steps", 50, "--out", tmp_path, "--json")

@@ -9,7 +9,6 @@ import torch
 from proxgan.data import load_dataset, mixture_centers
 from proxgan.errors import ProxganError
 from proxgan.metrics import METRICS, evaluate, evaluate_generator
-from proxgan.metrics.classifier import RECIPE_VERSION, load_classifier
 from proxgan.metrics.frechet import features_frechet_distance, frechet_distance, gaussian_moments
 from proxgan.metrics.inception import inception_score, kernel_inception_distance
 from proxgan.metrics.mixtures import mode_coverage
@@ -87,15 +86,7 @@ def test_kid_with_fewer_samples_than_a_subset_still_reports_a_spread():
 
 @pytest.fixture(scope="module")
 def digits_classifier_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cache")
-    load_classifier("digits", cache_dir=path)  # trains once (seconds), cached for the other tests
-    return path
-
-
-def test_digits_classifier_accuracy_and_cache(digits_classifier_dir):
-    net = load_classifier("digits", cache_dir=digits_classifier_dir)
-    assert net.test_accuracy >= 0.98
-    assert (digits_classifier_dir / f"classifier-digits-v{RECIPE_VERSION}.pt").is_file()
+    return tmp_path_factory.mktemp("cache")  # reference and held-out statistics; the LeNet ships with proxgan
 
 
 def test_classifier_scores_on_real_and_collapsed_digits(digits_classifier_dir):

@@ -87,15 +87,16 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
 
     the_scale = R.get_scale(scale, data_root="/data")
     train, table1 = the_scale.train, the_scale.table1
-    for p, dims in ((train, (None,)), (table1, table1["dims"])):
-        for formulation in p["formulations"]:
+    for p, dims in ((train, (None,)), (table1, table1.dims)):
+        for formulation in p.formulations:
             for dim in dims:
                 for strategy in ("regular", "proximal"):
-                    config = R.training_config(p, formulation, strategy=strategy, seed=1, steps=p["steps"], dim=dim,
+                    config = R.training_config(p, formulation, strategy=strategy, seed=1, steps=p.steps, dim=dim,
                                                data_root=the_scale.data_root)
-                    assert (config.formulation, config.train.strategy, config.train.steps) == (formulation, strategy, p["steps"])
-                    assert config.data.name == p["dataset"] and (dim is None or config.model.dim == dim)
-    assert table1["metric"] in R.METRIC_VALUES
+                    assert (config.formulation, config.train.strategy, config.train.steps) == (formulation, strategy, p.steps)
+                    assert config.data.name == p.dataset and (dim is None or config.model.dim == dim)
+    assert table1.metric in R.METRIC_VALUES
+    assert len(the_scale.seeds) >= 5  # Table 1's paired t interval on at least five seeds
     EquilibriumConfig(**the_scale.equilibrium)
 
 
@@ -154,6 +155,30 @@ def test_tiny_report_is_self_contained(tiny):
     assert len(parser.images) == shown
 
 
+def test_two_jobs_give_the_numbers_of_one(tiny, tmp_path):
+    """Table 1's runs in two worker processes (one thread each) score exactly as the serial fixture's
+    (one thread); so do the trained GAN and its Nash test. The equal-time column is left out: its step count
+    comes from measured wall-clock time."""
+    from proxgan.results import read_results
+
+    serial, _, _ = tiny
+    messages = []
+    doc = R.run_pipeline(tmp_path, scale="tiny", stages="nash,table1", jobs=2, threads=1, progress=messages.append)
+    assert doc["results"]["machine"]["jobs"] == 2 and doc["results"]["machine"]["threads_per_job"] == 1
+    assert any("seed4: generator step 4/4" in m for m in messages)  # progress from the workers
+    for stage in ("train", "nash", "table1"):
+        one, two = (read_results(root / stage)["results"]["summary"] for root in (serial, tmp_path))
+        if stage == "train":
+            strip = lambda s: {f: {k: v for k, v in r["final"].items() if k != "wall_seconds"} for f, r in s["runs"].items()}  # noqa: E731
+            assert strip(one) == strip(two)
+        elif stage == "nash":
+            assert one["runs"] == two["runs"]
+        else:
+            for a, b in zip(one["rows"], two["rows"]):
+                assert a["regular"]["values"] == b["regular"]["values"] and len(a["regular"]["values"]) == 5
+                assert a["proximal"]["values"] == b["proximal"]["values"]
+
+
 def test_cli_report_regenerates_and_reproduce_skips(tiny):
     out, doc, _ = tiny
     (out / "report.html").unlink()
@@ -171,7 +196,9 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
     runner = CliRunner()
     for args, message in ((["reproduce", "--scale", "huge", "--out", str(tmp_path)], "unknown scale 'huge'"),
                           (["reproduce", "--stages", "games,bogus", "--out", str(tmp_path)], "unknown stage 'bogus'"),
-                          (["report", str(tmp_path / "none")], "no reproduction")):
+                          (["report", str(tmp_path / "none")], "no reproduction"),
+                          (["reproduce", "--jobs", "0", "--out", str(tmp_path)], "jobs must be a positive integer"),
+                          (["reproduce", "--threads", "0", "--out", str(tmp_path)], "threads must be a positive integer")):
         result = runner.invoke(main, args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output

@@ -159,3 +159,14 @@ def test_sigterm_checkpoints_then_exits(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     assert doc["results"]["status"] == "interrupted" and load_run(out).step == doc["results"]["steps"] >= 3
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the CLI restored the handler
+
+
+@pytest.mark.parametrize("shape,nrow", [((5, 1, 6, 6), 2), ((8, 3, 4, 5), 8), ((3, 1, 4, 4), 8)])
+def test_image_grid_matches_torchvisions_layout(shape, nrow):
+    from torchvision.utils import make_grid
+
+    from proxgan.runs import image_grid
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0)) * 2.4 - 1.2  # values beyond [-1, 1] are clipped
+    expected = make_grid(x.clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1)
+    torch.testing.assert_close(image_grid(x, nrow=nrow), expected, rtol=0, atol=1e-6)

@@ -154,12 +154,15 @@ def test_a_run_writes_its_directory_and_loads_back(tmp_path):
         train(tiny(steps=4), tmp_path)
 
 
-@pytest.mark.parametrize("strategy,formulation,proximal", [
-    ("regular", "wgan-gp", {}), ("proximal", "sngan", {}),
-    ("proximal", "wgan-gp", {"penalty_batch": 3, "tol": 0.5, "fresh_batches": False}),  # sub-batch rows, early stops
+@pytest.mark.parametrize("strategy,formulation,average,proximal", [
+    ("regular", "wgan-gp", "none", {}), ("proximal", "sngan", "none", {}),
+    ("regular", "wgan-gp", "ema", {}), ("proximal", "sngan", "polyak", {}),
+    ("proximal", "wgan-gp", "none", {"penalty_batch": 3, "tol": 0.5, "fresh_batches": False}),  # sub-batch rows, early stops
 ])  # fmt: skip
-def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation, proximal):
-    config = tiny(strategy, formulation, steps=6, proximal=proximal)
+def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation, average, proximal):
+    schedule = "constant" if average == "none" else "linear"
+    config = tiny(strategy, formulation, steps=6, proximal=proximal,
+                  train={"average": {"kind": average, "decay": 0.5, "start": 1}, "lr_schedule": schedule})
     full = train(config, tmp_path / "full")
     calls = []
     part = train(config, tmp_path / "part", should_stop=lambda: calls.append(1) or len(calls) == 3)
@@ -175,6 +178,10 @@ def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, f
     for x, y in zip([*a.generator.state_dict().values(), *a.discriminator.state_dict().values()],
                     [*b.generator.state_dict().values(), *b.discriminator.state_dict().values()]):
         assert torch.equal(x, y)
+    last = load_run(tmp_path / "full", average=False)
+    same = [torch.equal(x, y) for x, y in zip(a.generator.parameters(), last.generator.parameters())]
+    assert all(same) == (average == "none")  # the averaged generator is not the last iterate
+    assert a.generator_kind.startswith({"none": "last", "ema": "EMA", "polyak": "Polyak"}[average])
 
 
 def test_adaptive_inner_loop_logs_its_inner_steps_within_the_cap(tmp_path):
@@ -256,3 +263,17 @@ def test_evaluation_during_training_is_recorded_and_leaves_training_unchanged(tm
         train(config_from_dict({**base, "log": {**base["log"], "eval_every": 2, "eval_metrics": "nope"}}), tmp_path / "bad")
     with pytest.raises(ProxganError, match="log.eval_every"):
         config_from_dict({**base, "log": {**base["log"], "eval_every": -1}})
+
+
+@pytest.mark.parametrize("strategy", ["regular", "proximal"])
+def test_linear_lr_schedule_decays_both_players_to_zero(strategy):
+    from proxgan.train import build_trainer
+
+    config = tiny(strategy, steps=4, train={"lr_schedule": "linear", "d_optimizer": {"lr": 0.003}})
+    trainer = build_trainer(config, torch.device("cpu"), load_dataset("digits", n=200))
+    seen = []
+    for _ in range(4):
+        trainer.train_step()
+        seen.append((trainer.g_optimizer.param_groups[0]["lr"], trainer.d_optimizer.param_groups[0]["lr"]))
+    g0, d0 = config.train.g_optimizer.lr, (0.003 if strategy == "regular" else config.proximal.lr)
+    assert seen == pytest.approx([(g0 * (1 - k / 4), d0 * (1 - k / 4)) for k in range(4)], rel=1e-12)

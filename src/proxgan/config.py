@@ -26,6 +26,7 @@ from proxgan.errors import (
     check_positive,
     check_positive_int,
 )
+from proxgan.averaging import AveragingConfig
 from proxgan.proximal import OPTIMIZERS, ProximalConfig
 
 
@@ -44,7 +45,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Generator/discriminator architecture (``dcgan`` or the student's ``mlp``), width DIM and latent size
+    """Generator/discriminator architecture (``dcgan``, or ``mlp``: Sharma & Baptista's MLP), width DIM and latent size
     (``null``: the architecture's default, see :data:`proxgan.models.DEFAULTS`)."""
 
     arch: str = "dcgan"
@@ -61,10 +62,15 @@ class OptimizerConfig:
     betas: tuple[float, float] = (0.5, 0.9)
 
 
+LR_SCHEDULES = ("constant", "linear")
+
+
 @dataclass
 class TrainConfig:
     """The outer loop: ``steps`` generator iterations, each after ``n_critic`` D steps (regular) or
-    the proximal inner maximization (proximal, Algorithm 1)."""
+    the proximal inner maximization (proximal, Algorithm 1); ``lr_schedule``: ``constant``, or ``linear``
+    decay of both players' learning rates to 0 at ``steps``; ``average``: the generator's iterate
+    average (EMA or Polyak, :mod:`proxgan.averaging`) used for sampling and evaluation."""
 
     strategy: str = "regular"
     steps: int = 1000
@@ -73,6 +79,8 @@ class TrainConfig:
     g_optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     d_optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     amp: bool = False
+    lr_schedule: str = "constant"
+    average: AveragingConfig = field(default_factory=AveragingConfig)
 
 
 @dataclass
@@ -279,6 +287,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         if getattr(m, name) is not None:
             check_positive_int(f"model.{name}", getattr(m, name))
     check_choice("train.strategy", t.strategy, STRATEGIES)
+    check_choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
     for name in ("steps", "batch_size", "n_critic"):
         check_positive_int(f"train.{name}", getattr(t, name))
     for prefix, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):

@@ -6,8 +6,9 @@ costs one ``randint`` and one ``index_select`` — no per-sample PIL transforms 
 
 - ``digits``: scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn: the
   embedded default, no download).
-- ``mnist`` (28×28), ``cifar10`` (32×32), ``celeba`` (64×64, aligned faces center-cropped to
-  108×108, then resized): torchvision datasets under ``root``; downloaded only when asked.
+- ``mnist`` (28×28): read from its IDX files in torchvision's layout under ``root``; ``cifar10`` (32×32),
+  ``celeba`` (64×64, aligned faces center-cropped to 108×108, then resized): torchvision datasets under
+  ``root``. Downloaded (by torchvision) only when asked.
 - ``gaussian``: N(μ·1, σ²I) in ``dim`` dimensions (the Gaussian games of §3–4).
 - ``ring8``: 8 Gaussians of std 0.02 on the circle of radius 2; ``grid25``: 25 Gaussians of std 0.05
   on the grid {-4, -2, 0, 2, 4}² (the mode-collapse benchmarks of Metz et al. 2017 and
@@ -17,6 +18,7 @@ costs one ``randint`` and one ``index_select`` — no per-sample PIL transforms 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,14 +127,45 @@ def _missing(name: str, root: Path, expected: str) -> ProxganError:
     )
 
 
-def _mnist(root: Path, download: bool) -> InMemoryData:
-    from torchvision.datasets import MNIST
+#: MNIST's files in torchvision's layout, ``ROOT/MNIST/raw/``: (images, labels) of the train and test splits
+MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
-    try:
-        ds = MNIST(root=str(root), train=True, download=download)
-    except RuntimeError:
-        raise _missing("MNIST", root, "MNIST/raw/train-images-idx3-ubyte and train-labels-idx1-ubyte") from None
-    return InMemoryData("mnist", to_unit_range(ds.data).unsqueeze(1), ds.targets.clone(), {"resolution": 28})
+
+def read_idx(path: Path) -> Tensor:
+    """An IDX file of unsigned bytes (LeCun's MNIST format: magic 0x00 0x00 0x08 NDIM, NDIM big-endian
+    uint32 sizes, then the data) as a uint8 tensor of those sizes."""
+    raw = path.read_bytes()
+    if len(raw) < 4 or raw[:3] != b"\0\0\x08":
+        raise ProxganError(f"{str(path)!r} is not an IDX file of unsigned bytes (bad magic number)")
+    ndim = raw[3]
+    sizes = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    body = raw[4 + 4 * ndim :]
+    if len(body) != math.prod(sizes):
+        raise ProxganError(f"{str(path)!r} is truncated or damaged: {len(body)} data bytes for sizes {list(sizes)}")
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(sizes)
+
+
+def mnist_split(root: Path, split: str, download: bool = False) -> tuple[Tensor, Tensor]:
+    """(images in [-1, 1] of shape (N, 1, 28, 28), labels) of MNIST's ``train`` or ``test`` split.
+
+    Read directly from the uncompressed IDX files of torchvision's layout; torchvision is used only to
+    download them when they are missing and ``download`` is set.
+    """
+    folder = Path(root) / "MNIST" / "raw"
+    images, labels = (folder / name for name in MNIST_FILES[split])
+    if download and not (images.is_file() and labels.is_file()):
+        from torchvision.datasets import MNIST
+
+        MNIST(root=str(root), train=split == "train", download=True)
+    if not (images.is_file() and labels.is_file()):
+        raise _missing(f"MNIST ({split} split)", Path(root), f"MNIST/raw/{MNIST_FILES[split][0]} and {MNIST_FILES[split][1]}")
+    return to_unit_range(read_idx(images)).unsqueeze(1), read_idx(labels).long()
+
+
+def _mnist(root: Path, download: bool) -> InMemoryData:
+    x, labels = mnist_split(root, "train", download)
+    return InMemoryData("mnist", x, labels, {"resolution": 28, "root": str(root)})  # where the test split is, for metrics
 
 
 def _cifar10(root: Path, download: bool) -> InMemoryData:

@@ -11,7 +11,9 @@ Given a trained pair (G_θfinal, D_wfinal) the discriminator is frozen and only 
 
 Both tests track, at log-spaced steps and on fixed evaluation batches, the original objective
 V(G_θ, D_wfinal) (the curve of Figures 1, 2, 4, 5), the proximal objective, an optional sample-quality
-metric and fixed-noise samples. The state is checkpointed in the output directory, so an interrupted
+metric and fixed-noise samples. At the first and the last step the judged objective (V for the Nash test,
+V and V^prox for the proximal test) is also evaluated on ``eval_batches`` fresh batches, the same ones at
+both ends: their spread is the noise scale of the verdict rule (:mod:`proxgan.rules`). The state is checkpointed in the output directory, so an interrupted
 test resumes exactly (every step draws its batches from a seed derived from (seed, step)).
 """
 
@@ -35,6 +37,7 @@ from proxgan.io import atomic_write
 from proxgan.gradients import scores_and_input_gradients
 from proxgan.objectives import Formulation, LossFormulation
 from proxgan.proximal import OPTIMIZERS, ProximalConfig, frozen_copy, sobolev_penalty
+from proxgan.rules import describe_fall, equilibrium_verdict
 
 TESTS = ("nash", "proximal")
 #: what the generator descends: V itself (eqs. 5 and 19 as written) or the run's generator loss
@@ -54,6 +57,7 @@ class EquilibriumConfig:
     inner_betas: tuple[float, float] = (0.5, 0.9)
     batch_size: int = 64
     eval_size: int = 256
+    eval_batches: int = 5
     grid_size: int = 8
     log_points: int = 12
     seed: int = 0
@@ -64,6 +68,8 @@ class EquilibriumConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "inner_steps", "batch_size", "eval_size", "grid_size", "log_points", "checkpoint_every"):
             check_positive_int(name, getattr(self, name))
+        if self.eval_batches < 2:
+            raise ProxganError(f"eval_batches must be at least 2 (an interval needs two batches), got {self.eval_batches!r}")
         check_positive("lambda", self.lam)
         check_positive("inner lr", self.inner_lr)
         check_choice("generator loss", self.generator_loss, GENERATOR_LOSSES)
@@ -200,14 +206,15 @@ class FixedEvaluation:
     z_grid: Tensor
 
     @classmethod
-    def build(cls, setting: GameSetting, D_frozen: nn.Module, config: EquilibriumConfig) -> "FixedEvaluation":
-        real = setting.sample_real(config.eval_size, derived_seed(config.seed, STREAMS["eval_real"], 0))
+    def build(cls, setting: GameSetting, D_frozen: nn.Module, config: EquilibriumConfig, batch: int = 0) -> "FixedEvaluation":
+        """Evaluation batch number ``batch``: 0 is the curves' batch, 1..k the fresh batches of the verdict."""
+        real = setting.sample_real(config.eval_size, derived_seed(config.seed, STREAMS["eval_real"], batch))
         d_real, ref_grads = scores_and_input_gradients(D_frozen, real, create_graph=False)
         return cls(
             real=real,
             d_real=d_real.detach(),
             ref_grads=ref_grads.detach(),
-            z_eval=setting.sample_latents(config.eval_size, derived_seed(config.seed, STREAMS["eval_latents"], 0)),
+            z_eval=setting.sample_latents(config.eval_size, derived_seed(config.seed, STREAMS["eval_latents"], batch)),
             z_grid=setting.sample_latents(config.grid_size, derived_seed(config.seed, STREAMS["grid_latents"], 0)),
         )
 
@@ -247,6 +254,23 @@ def evaluate(step: int, G: nn.Module, D_frozen: nn.Module, D_work: nn.Module | N
     return record, grid
 
 
+def evaluate_batches(test: str, G: nn.Module, D_frozen: nn.Module, D_work: nn.Module | None, w_final: dict[str, Tensor],
+                     setting: GameSetting, batches: list[FixedEvaluation], config: EquilibriumConfig) -> dict[str, list[float]]:
+    """V(G, D_wfinal) on each fresh evaluation batch, and V^prox too for the proximal test (the objectives its
+    verdict reads); called at the first and the last step, on the same batches, so the changes are paired."""
+    was_training = G.training
+    G.eval()
+    with torch.no_grad():
+        values = {"objective": [float(setting.formulation.objective.value(b.d_real, D_frozen(G(b.z_eval)))) for b in batches]}
+    if test == "proximal":
+        eval_seed = derived_seed(config.seed, STREAMS["eval_inner"], 0)
+        values["proximal_objective"] = [
+            proximal_objective(G, D_work, w_final, setting.formulation, b, config.proximal, seed=eval_seed) for b in batches
+        ]
+    G.train(was_training)
+    return values
+
+
 # ---------------------------------------------------------------------------------------------
 # the test loop with checkpoints
 
@@ -284,6 +308,9 @@ def run_test(
 ) -> dict[str, Any]:
     """Run the Nash (eq. 5) or proximal (eq. 19) test; return ``{"curve": [...], "samples": {step: Tensor}}``.
 
+    The first and last records of the curve also hold ``batches``: :func:`evaluate_batches` on the
+    ``eval_batches`` fresh evaluation batches.
+
     The generator is a copy of ``setting.generator`` (θ_final); ``setting.discriminator`` (D_wfinal) is never
     modified. With ``state_path`` the state is saved every ``checkpoint_every`` steps and at every logged step,
     and a later call with the same arguments resumes from it. ``progress(step, total)`` is called after each step.
@@ -296,6 +323,7 @@ def run_test(
     D_work = copy.deepcopy(setting.discriminator) if needs_work_copy else None
     optimizer = setting.make_optimizer(trainable(G))
     fixed = FixedEvaluation.build(setting, D_frozen, config)
+    fresh = [FixedEvaluation.build(setting, D_frozen, config, batch=j) for j in range(1, config.eval_batches + 1)]
     logged = log_spaced_steps(config.steps, config.log_points)
 
     fingerprint = state_fingerprint(setting.generator, setting.discriminator)
@@ -318,6 +346,8 @@ def run_test(
     while True:
         if step in logged and step not in recorded:
             record, grid = evaluate(step, G, D_frozen, D_work, w_final, setting, fixed, config)
+            if step in (0, config.steps):
+                record["batches"] = evaluate_batches(test, G, D_frozen, D_work, w_final, setting, fresh, config)
             curve.append(record)
             samples[step] = grid
             recorded.add(step)
@@ -346,61 +376,42 @@ def run_test(
 
 
 def drop(curve: list[dict[str, Any]], key: str) -> dict[str, float | None]:
-    """Start, end, drop = start − end and relative drop = drop / |start| of one tracked quantity."""
+    """Start, end and drop = start − end of one tracked quantity on the curves' fixed batch."""
     start, end = curve[0][key], curve[-1][key]
     if start is None or end is None:
-        return {"start": None, "end": None, "drop": None, "relative_drop": None}
-    change = start - end
-    relative = change / abs(start) if start != 0 else (0.0 if change == 0 else float("inf"))
-    return {"start": start, "end": end, "drop": change, "relative_drop": relative}
+        return {"start": None, "end": None, "drop": None}
+    return {"start": start, "end": end, "drop": start - end}
 
 
-def summarize_test(curve: list[dict[str, Any]], steps: int) -> dict[str, Any]:
-    """Per-test summary: the original objective V(G_θ, D_wfinal), the proximal objective and the quality, start and end."""
+def summarize_test(test: str, curve: list[dict[str, Any]], steps: int) -> dict[str, Any]:
+    """Per-test summary: V(G_θ, D_wfinal), V^prox and the quality at start and end on the fixed batch; the
+    objectives on the fresh batches at both ends (``batches``); and ``rule``, the verdict rule's record
+    (:func:`proxgan.rules.equilibrium_verdict`) on the objective this test judges (V for Nash, V^prox for proximal)."""
     main, prox = drop(curve, "objective"), drop(curve, "proximal_objective")
+    batches = {key: {"start": curve[0]["batches"][key], "end": curve[-1]["batches"][key]} for key in curve[0]["batches"]}
+    judged = batches["objective" if test == "nash" else "proximal_objective"]
     return {
         "steps": steps,
         "objective_start": main["start"],
         "objective_end": main["end"],
         "objective_drop": main["drop"],
-        "relative_drop": main["relative_drop"],
         "proximal_objective_start": prox["start"],
         "proximal_objective_end": prox["end"],
         "proximal_objective_drop": prox["drop"],
-        "proximal_relative_drop": prox["relative_drop"],
         "quality_start": curve[0]["quality"],
         "quality_end": curve[-1]["quality"],
+        "batches": batches,
+        "rule": equilibrium_verdict(test, judged["start"], judged["end"]),
     }
 
 
-def _sentence(opening: str, amount: float, relative: float, steps: int, conclusion: str) -> str:
-    """``<opening> improved its objective by X (Y% of its start) in N steps: <conclusion>``."""
-    if amount >= 0:
-        change = f"improved its objective by {amount:.4g} ({relative:.1%} of its start)"
-    else:
-        change = f"did not improve its objective (it rose by {-amount:.4g}, {-relative:.1%})"
-    return f"{opening} {change} in {steps} steps: {conclusion}"
-
-
-def nash_verdict(summary: dict[str, Any], threshold: float) -> dict[str, Any]:
-    """Eq. (5): a relative drop of V(G_θ, D_wfinal) above ``threshold`` refutes a Nash equilibrium."""
-    refuted = summary["relative_drop"] > threshold
-    conclusion = "not a Nash equilibrium" if refuted else "no evidence against a Nash equilibrium at this step budget"
-    sentence = _sentence("against its own discriminator this generator", summary["objective_drop"],
-                         summary["relative_drop"], summary["steps"],
-                         f"{conclusion} (threshold: relative drop > {threshold:.0%})")  # fmt: skip
-    return {"nash_refuted": refuted, "sentence": sentence}
-
-
-def proximal_verdict(summary: dict[str, Any], threshold: float, lam: float) -> dict[str, Any]:
-    """Eq. (19): a relative drop of V_λ^prox(G_θ, D_wfinal) of at most ``threshold`` is consistent with a
-    λ-proximal equilibrium (the generator side of eq. 12)."""
-    consistent = summary["proximal_relative_drop"] <= threshold
-    conclusion = "consistent with a λ-proximal equilibrium" if consistent else "not a λ-proximal equilibrium"
-    sentence = _sentence(f"against the proximal objective (λ={lam:g}) it", summary["proximal_objective_drop"],
-                         summary["proximal_relative_drop"], summary["steps"],
-                         f"{conclusion} (threshold: relative drop ≤ {threshold:.0%})")  # fmt: skip
-    return {"proximal_consistent": consistent, "sentence": sentence}
+def judge_test(test: str, summary: dict[str, Any], lam: float) -> dict[str, Any]:
+    """The answer of one test from its summary's rule record (eq. 5: a fall of V refutes a Nash equilibrium;
+    eq. 19: a fall of V^prox_λ refutes a λ-proximal one): ``{"verdict", "outcome", "sentence"}``."""
+    rule = summary["rule"]
+    against = "its own discriminator" if test == "nash" else f"the proximal objective (λ={lam:g})"
+    sentence = f"{test} test, against {against}: {describe_fall(rule)} in {summary['steps']} steps: {rule['conclusion']}"
+    return {"verdict": rule["verdict"], "outcome": rule["outcome"], "sentence": sentence}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,7 +485,6 @@ def run_equilibrium(
     out_dir: str | Path,
     *,
     tests: Iterable[str] = TESTS,
-    threshold: float = 0.1,
     checkpoint: str = "last",
     device: str = "cpu",
     quality: bool = True,
@@ -489,7 +499,6 @@ def run_equilibrium(
     from proxgan.runs import load_run
 
     tests = [check_choice("test", t, TESTS) for t in tests]
-    check_positive("threshold", threshold)
     run = load_run(run_dir, device=device, checkpoint=checkpoint)
     config = config_for_run(run, **overrides)
     setting = setting_from_run(run, quality=quality)
@@ -498,11 +507,8 @@ def run_equilibrium(
                        progress=None if progress is None else (lambda s, n, t=test: progress(t, s, n)))
         for test in tests
     }  # fmt: skip
-    summaries = {test: summarize_test(o["curve"], config.steps) for test, o in outcomes.items()}
-    verdicts = {
-        t: nash_verdict(summaries[t], threshold) if t == "nash" else proximal_verdict(summaries[t], threshold, config.lam)
-        for t in tests
-    }
+    summaries = {test: summarize_test(test, o["curve"], config.steps) for test, o in outcomes.items()}
+    verdicts = {t: judge_test(t, summaries[t], config.lam) for t in tests}
     figure = plot_equilibrium(outcomes, run.data, out_dir, lam=config.lam, quality=setting.quality)
     if setting.quality is not None:
         quality_note = None
@@ -511,9 +517,9 @@ def run_equilibrium(
     else:
         quality_note = "quality tracking turned off"
     return {
-        "config": {"run_dir": str(run_dir), "checkpoint": checkpoint, "run_step": run.step,
+        "config": {"run_dir": str(run_dir), "checkpoint": checkpoint, "run_step": run.step, "generator": run.generator_kind,
                    "formulation": run.formulation.name, "dataset": run.data.name, "tests": tests,
-                   "threshold": threshold, "device": device, **dataclasses.asdict(config)},  # fmt: skip
+                   "device": device, **dataclasses.asdict(config)},  # fmt: skip
         "results": {
             "tests": {t: {"curve": outcomes[t]["curve"], "summary": summaries[t], **verdicts[t]} for t in tests},
             "quality_metric": setting.quality.name if setting.quality else None,
@@ -574,26 +580,25 @@ def setting_from_modules(
     )
 
 
-def _test_on_modules(test: str, G: nn.Module, D: nn.Module, real_data: Tensor, loss, threshold: float,
+def _test_on_modules(test: str, G: nn.Module, D: nn.Module, real_data: Tensor, loss,
                      progress: Callable[[int, int], None] | None, setting_options: dict[str, Any],
                      overrides: dict[str, Any]) -> dict[str, Any]:
-    check_positive("threshold", threshold)
     config = EquilibriumConfig(**overrides)
     outcome = run_test(test, setting_from_modules(G, D, real_data, loss, **setting_options), config, progress=progress)
-    summary = summarize_test(outcome["curve"], config.steps)
-    verdict = nash_verdict(summary, threshold) if test == "nash" else proximal_verdict(summary, threshold, config.lam)
-    return {**outcome, "summary": summary, **verdict}
+    summary = summarize_test(test, outcome["curve"], config.steps)
+    return {**outcome, "summary": summary, **judge_test(test, summary, config.lam)}
 
 
 def nash_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Tensor, Tensor], Tensor], *,
-              threshold: float = 0.1, progress: Callable[[int, int], None] | None = None,
-              generator_term=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None, quality=None,
-              **overrides: Any) -> dict[str, Any]:
+              progress: Callable[[int, int], None] | None = None, generator_term=None, penalty=None, projection=None,
+              latent_shape=None, make_optimizer=None, quality=None, **overrides: Any) -> dict[str, Any]:
     """The Nash test (eq. 5) on a pair trained anywhere: min_θ V(G_θ, D) from G's weights, D = D_wfinal frozen.
 
     ``loss(d_real, d_fake)`` is the discriminator's loss (V = -loss); the keyword options are those of
     :func:`setting_from_modules`, ``overrides`` :class:`EquilibriumConfig` fields (steps, batch_size, ...).
-    G and D are not modified. Returns ``{"curve", "samples", "summary", "nash_refuted", "sentence"}``.
+    G and D are not modified. Returns ``{"curve", "samples", "summary", "outcome", "verdict", "sentence"}``:
+    ``outcome`` is "fell" when V fell beyond its batch-to-batch noise (not a Nash equilibrium), "held" or
+    "unclear" (:func:`proxgan.rules.equilibrium_verdict`).
 
     >>> import torch
     >>> from torch import nn
@@ -603,25 +608,25 @@ def nash_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Ten
     >>> wgan_loss = lambda d_real, d_fake: d_fake.mean() - d_real.mean()
     >>> sgd = lambda params: torch.optim.SGD(params, lr=0.5)
     >>> result = nash_test(G, D, torch.randn(500, 2) + 3, wgan_loss, make_optimizer=sgd, steps=20, track_proximal=False)
-    >>> result["nash_refuted"]  # a linear critic: G can always move its samples further along D's slope
-    True
+    >>> result["outcome"]  # a linear critic: G can always move its samples further along D's slope
+    'fell'
     """
     options = dict(generator_term=generator_term, penalty=penalty, projection=projection, latent_shape=latent_shape,
                    make_optimizer=make_optimizer, quality=quality)  # fmt: skip
-    return _test_on_modules("nash", G, D, real_data, loss, threshold, progress, options, overrides)
+    return _test_on_modules("nash", G, D, real_data, loss, progress, options, overrides)
 
 
 def proximal_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Tensor, Tensor], Tensor], *,
-                  threshold: float = 0.1, progress: Callable[[int, int], None] | None = None,
-                  generator_term=None, penalty=None, projection=None, latent_shape=None, make_optimizer=None,
-                  quality=None, **overrides: Any) -> dict[str, Any]:
+                  progress: Callable[[int, int], None] | None = None, generator_term=None, penalty=None,
+                  projection=None, latent_shape=None, make_optimizer=None, quality=None,
+                  **overrides: Any) -> dict[str, Any]:
     """The proximal test (eq. 19) on a pair trained anywhere: min_θ V_λ^prox(G_θ, D_wfinal), λ = ``lam`` (0.1).
 
-    Arguments as in :func:`nash_test`. Returns ``{"curve", "samples", "summary", "proximal_consistent", "sentence"}``.
+    Arguments and result as in :func:`nash_test`; ``outcome`` "fell" means V^prox fell: not a λ-proximal equilibrium.
     """
     options = dict(generator_term=generator_term, penalty=penalty, projection=projection, latent_shape=latent_shape,
                    make_optimizer=make_optimizer, quality=quality)  # fmt: skip
-    return _test_on_modules("proximal", G, D, real_data, loss, threshold, progress, options, overrides)
+    return _test_on_modules("proximal", G, D, real_data, loss, progress, options, overrides)
 
 
 # ---------------------------------------------------------------------------------------------

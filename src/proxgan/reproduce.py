@@ -8,7 +8,10 @@ Stages, in the paper's order (each writes ``DIR/<stage>/results.json`` and its f
 4. ``nash``     — §2's Nash test on them (eq. 5): freeze D, optimize G.
 5. ``proximal`` — §6.1's proximal-equilibrium test on the same runs (eq. 19).
 6. ``table1``   — §6.2: regular vs proximal training, same architecture and generator-step budget,
-   several seeds, mean ± std of the quality metric; and proximal at regular training's wall-clock time.
+   five seeds, per-seed values (paired by seed in the verdict); and proximal at regular training's
+   wall-clock time.
+
+The independent runs of a stage go to a :class:`proxgan.parallel.WorkerPool` (``jobs`` processes).
 
 A stage whose ``results.json`` exists is skipped (resumable); ``force`` reruns it from scratch. A
 stage whose proxgan module is missing is reported as "not run: <module> unavailable", never faked.
@@ -29,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from proxgan.errors import ProxganError, check_choice, check_choices
+from proxgan.errors import ProxganError, check_choice, check_choices, check_positive_int
 from proxgan.io import atomic_write, write_json
 from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, write_results
 
@@ -41,16 +44,17 @@ REPORT_NAME = "report.html"
 
 @dataclass(frozen=True)
 class Scale:
-    """Step counts and data of every stage at one scale; recorded in each stage's config."""
+    """Step counts and data of every stage at one scale (the settings of the scales are in :data:`SCALES`);
+    recorded in each stage's config. ``seeds``: Table 1's seeds; the trained GANs use the first."""
 
     name: str
     summary: str
     games: dict[str, Any]
     theory: dict[str, Any]
-    train: dict[str, Any]
+    train: "TrainSettings"
     equilibrium: dict[str, Any]
-    table1: dict[str, Any]
-    seeds: tuple[int, ...] = (0, 1, 2)
+    table1: "Table1Settings"
+    seeds: tuple[int, ...]
     data_root: str | None = None
 
     def parameters(self) -> dict[str, Any]:
@@ -74,15 +78,22 @@ class Stage:
 
 @dataclass
 class Context:
-    """What a stage sees: the reproduction directory, the scale, the device and the progress callback."""
+    """What a stage sees: the reproduction directory, the scale, the device, the progress callback, and the
+    worker pool that runs a stage's independent runs (``jobs`` processes of ``threads`` torch threads)."""
 
     root: Path
     scale: Scale
     device: str = "cpu"
     progress: Progress = field(default=lambda message: None)
+    pool: Any = None
 
     def stage_results(self, name: str) -> dict[str, Any]:
         return read_results(self.root / name)
+
+    def run_tasks(self, tasks: list) -> list[Any]:
+        """The results of independent runs (:class:`proxgan.parallel.Task`), in the pipeline's
+        :class:`proxgan.parallel.WorkerPool` (parallel when it has more than one job)."""
+        return self.pool.run(tasks, self.progress)
 
 
 # --- the pipeline ------------------------------------------------------------------------------
@@ -148,17 +159,37 @@ def run_pipeline(
     device: str = "cpu",
     progress: Progress | None = None,
     command: str = "proxgan reproduce",
+    jobs: int = 1,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run the selected stages into ``out_dir``, then write ``results.json`` and ``report.html`` there.
 
-    Returns the top-level results document: ``results.stages[name] = {"status", "wall_seconds",
-    "summary"}`` and ``results.verdicts`` (one record per claim of the paper).
+    The independent runs of a stage (trained GANs, equilibrium tests, Table 1's runs) go to ``jobs``
+    worker processes with ``threads`` torch threads each (default max(1, cores // jobs)); with ``jobs = 1``
+    they run in this process, at its own thread count. The results do not depend on ``jobs``. Returns the top-level results document: ``results.stages[name] = {"status",
+    "wall_seconds", "summary"}`` and ``results.verdicts`` (one record per claim of the paper).
     """
-    root = prepare_out_dir(out_dir)
+    from proxgan.parallel import WorkerPool, threads_per_job
+
     the_scale = get_scale(scale, data_root=data_root)
-    progress = progress or (lambda message: None)
-    context = Context(root=root, scale=the_scale, device=device, progress=progress)
+    jobs = check_positive_int("jobs", jobs)
+    threads = threads_per_job(jobs, threads)
     selected = select_stages(stages)
+    root = prepare_out_dir(out_dir)
+    progress = progress or (lambda message: None)
+    with WorkerPool(jobs, threads) as pool:
+        context = Context(root=root, scale=the_scale, device=device, progress=progress, pool=pool)
+        statuses, wall_seconds = _run_stages(selected, context, force=force)
+    collect(root, the_scale, statuses, command=command, wall_seconds=wall_seconds,
+            parallel={"jobs": jobs, "threads_per_job": threads})
+    write_report(root)
+    progress(f"report: {root / REPORT_NAME}")
+    return read_results(root)
+
+
+def _run_stages(selected: list[Stage], context: Context, *, force: bool) -> tuple[dict[str, str], float]:
+    """Run (or skip) each selected stage; their statuses and the wall time of them all."""
+    root, the_scale, progress = context.root, context.scale, context.progress
     statuses: dict[str, str] = {}
     start = time.perf_counter()
     for index, stage in enumerate(selected, 1):
@@ -180,10 +211,7 @@ def run_pipeline(
         doc = run_stage(stage, context)
         statuses[stage.name] = "done"
         progress(f"{prefix}: done in {doc['wall_seconds']:.1f} s")
-    collect(root, the_scale, statuses, command=command, wall_seconds=time.perf_counter() - start)
-    write_report(root)
-    progress(f"report: {root / REPORT_NAME}")
-    return read_results(root)
+    return statuses, time.perf_counter() - start
 
 
 def stage_documents(root: Path) -> dict[str, dict[str, Any] | None]:
@@ -192,9 +220,10 @@ def stage_documents(root: Path) -> dict[str, dict[str, Any] | None]:
             for s in STAGES}
 
 
-def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str, wall_seconds: float) -> None:
-    """Write ``root/results.json``: per stage its status, wall time and summary, and the machine it ran on
-    (:func:`write_report` adds the verdicts)."""
+def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str, wall_seconds: float,
+            parallel: dict[str, int]) -> None:
+    """Write ``root/results.json``: per stage its status, wall time and summary, the machine it ran on and
+    the parallel settings (:func:`write_report` adds the verdicts)."""
     import torch
 
     docs = stage_documents(root)
@@ -204,7 +233,8 @@ def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str,
                      "summary": doc and doc["results"]["summary"]} for name, doc in docs.items()}
     figures = [f"{name}/{fig}" for name, doc in docs.items() if doc for fig in doc["figures"]]
     machine = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-               "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()], "arch": platform.machine()}
+               "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()], "arch": platform.machine(),
+               **parallel}
     write_results(
         root, command=command, config={"scale": scale.name, "seeds": list(scale.seeds),
                                        "parameters": scale.parameters()},
@@ -264,12 +294,13 @@ def write_report(out_dir: str | Path) -> Path:
 
 
 def games_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
-    """The lecture's experiment on min θ·φ: every method from (1, 1), measured ρ beside the closed form."""
+    """The lecture's experiment on min θ·φ: every method from (1, 1), measured ρ beside the closed form, and
+    the running average of its iterates."""
     from proxgan.games.lab import run
 
     p = ctx.scale.games
-    out = run(stage_dir, game="bilinear", methods=p["methods"], lr=p["lr"], steps=p["steps"])
-    keys = ("rho_empirical", "rho_theory", "bounded", "converged", "final_distance")
+    out = run(stage_dir, game="bilinear", methods=p["methods"], lr=p["lr"], steps=p["steps"], average=True)
+    keys = ("rho_empirical", "rho_theory", "bounded", "converged", "final_distance", "average")
     summary = {"lr": p["lr"], "steps": p["steps"],
                "methods": {name: {k: m[k] for k in keys} for name, m in out["results"]["methods"].items()}}
     return {"config": out["config"], "results": {"summary": summary, "games": out["results"]},
@@ -328,24 +359,25 @@ METRIC_VALUES: dict[str, tuple[str, bool]] = {
 }
 
 
-def training_config(p: dict[str, Any], formulation: str, *, strategy: str, seed: int, steps: int,
+def training_config(p: "TrainSettings", formulation: str, *, strategy: str, seed: int, steps: int,
                     dim: int | None = None, data_root: str | None = None):
-    """The experiment config of one run: the shipped config ``p["config"]`` (a template in ``formulation``
+    """The experiment config of one run: the shipped config ``p.config`` (a template in ``formulation``
     and ``dim``, e.g. ``table1-{formulation}-dim{dim}``, holding the paper's optimizer settings), the scale's
     overrides, then the run's formulation, strategy, seed, generator-step budget and width DIM."""
     from proxgan.config import load_config
 
-    overrides = [*p.get("overrides", []), f"formulation={formulation}", f"train.strategy={strategy}",
+    overrides = [*p.overrides, f"formulation={formulation}", f"train.strategy={strategy}",
                  f"seed={seed}", f"train.steps={steps}"]
     if dim is not None:
         overrides.append(f"model.dim={dim}")
     if data_root is not None:
         overrides.append(f"data.root={data_root}")
-    return load_config(p["config"].format(formulation=formulation, dim=dim), overrides)
+    return load_config(p.config.format(formulation=formulation, dim=dim), overrides)
 
 
-def train_run(config, run_dir: Path, ctx: Context, label: str) -> dict[str, Any]:
-    """Train ``config`` into ``run_dir``; a completed run there is reused, an interrupted one resumed."""
+def train_run(config, run_dir: Path, *, device: str, label: str, progress: Progress) -> dict[str, Any]:
+    """Train ``config`` into ``run_dir``; a completed run there is reused, an interrupted one resumed.
+    A :class:`proxgan.parallel.Task` function: returns the run's results document."""
     from proxgan.runs import checkpoint_path
     from proxgan.train import train
 
@@ -355,9 +387,9 @@ def train_run(config, run_dir: Path, ctx: Context, label: str) -> dict[str, Any]
 
     def report(step: int, total: int, stats: dict[str, float]) -> None:
         if step % every == 0:
-            ctx.progress(f"    {label}: generator step {step}/{total}")
+            progress(f"    {label}: generator step {step}/{total}")
 
-    return train(config, run_dir, device=ctx.device, resume=checkpoint_path(run_dir).is_file(), progress=report,
+    return train(config, run_dir, device=device, resume=checkpoint_path(run_dir).is_file(), progress=report,
                  command=f"proxgan reproduce ({label})")
 
 
@@ -366,68 +398,91 @@ def training_seconds(doc: dict[str, Any]) -> float:
     return float(doc["results"]["final"]["wall_seconds"])
 
 
-def sample_quality(run_dir: Path, metric: str, n_samples: int, ctx: Context) -> float:
+def sample_quality(run_dir: Path, metric: str, n_samples: int, *, device: str, data_root: str | None) -> float:
     """``metric`` of ``n_samples`` generator samples of the run in ``run_dir`` (seed 0)."""
     from proxgan.metrics import evaluate
     from proxgan.runs import load_run
 
-    run = load_run(run_dir, device=ctx.device)
-    result = evaluate(lambda n: run.sample(n, seed=0), run.data, [metric], n_samples=n_samples, device=ctx.device,
-                      data_root=ctx.scale.data_root or run.experiment.data.root)
+    run = load_run(run_dir, device=device)
+    result = evaluate(lambda n: run.sample(n, seed=0), run.data, [metric], n_samples=n_samples, device=device,
+                      data_root=data_root or run.experiment.data.root)
     return float(result[metric][METRIC_VALUES[metric][0]])
 
 
+def scored_run(config, run_dir: Path, metric: str, n_samples: int, *, device: str, data_root: str | None,
+               label: str, progress: Progress) -> dict[str, float]:
+    """Train (or reuse) one Table 1 run and score it: ``{"training_seconds", "score"}`` (a Task function)."""
+    doc = train_run(config, run_dir, device=device, label=label, progress=progress)
+    return {"training_seconds": training_seconds(doc),
+            "score": sample_quality(run_dir, metric, n_samples, device=device, data_root=data_root)}
+
+
 def train_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
-    """The trained GANs of §2/§6.1 (WGAN-WC, WGAN-GP, SN-GAN), regular training, first seed."""
+    """The trained GANs of §2/§6.1 (WGAN-WC, WGAN-GP, SN-GAN), regular training, first seed; in parallel."""
+    from proxgan.parallel import Task
+
     p = ctx.scale.train
+    tasks = [Task(f"train {f}", train_run, {
+        "config": training_config(p, f, strategy="regular", seed=ctx.scale.seeds[0], steps=p.steps,
+                                  data_root=ctx.scale.data_root),
+        "run_dir": stage_dir / f, "device": ctx.device, "label": f"train {f}"}) for f in p.formulations]
     runs, figures = {}, []
-    for formulation in p["formulations"]:
-        config = training_config(p, formulation, strategy="regular", seed=ctx.scale.seeds[0], steps=p["steps"],
-                                 data_root=ctx.scale.data_root)
-        doc = train_run(config, stage_dir / formulation, ctx, f"train {formulation}")
+    for formulation, doc in zip(p.formulations, ctx.run_tasks(tasks)):
         runs[formulation] = {"run": formulation, "steps": doc["results"]["steps"], "final": doc["results"]["final"],
                              "training_seconds": training_seconds(doc)}
         figures += [f"{formulation}/{name}" for name in doc["figures"]]
-    summary = {"dataset": p["dataset"], "steps": p["steps"], "runs": runs}
-    return {"config": p, "results": {"summary": summary}, "figures": figures}
+    summary = {"dataset": p.dataset, "steps": p.steps, "runs": runs}
+    return {"config": asdict(p), "results": {"summary": summary}, "figures": figures}
 
 
 # --- stages 4 and 5: equilibrium tests on the trained runs -------------------------------------
 
 
 def _equilibrium_summary(test: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """What the verdicts read of one run's test: start/end on the fixed batch, the fresh batches, quality."""
     s = doc["results"]["tests"][test]["summary"]
     return {"objective_start": s["objective_start"], "objective_end": s["objective_end"],
             "proximal_objective_start": s["proximal_objective_start"],
-            "proximal_objective_end": s["proximal_objective_end"],
+            "proximal_objective_end": s["proximal_objective_end"], "batches": s["batches"],
             "quality_metric": doc["results"]["quality_metric"],
             "quality_higher_is_better": doc["results"]["quality_higher_is_better"],
             "quality_start": s["quality_start"], "quality_end": s["quality_end"]}
 
 
-def equilibrium_stage(test: str, stage_dir: Path, ctx: Context) -> dict[str, Any]:
-    """The Nash test (eq. 5) or the proximal test (eq. 19) on every trained run of the ``train`` stage.
+def equilibrium_run(test: str, run_dir: Path, out_dir: Path, nash_state: Path, settings: dict[str, Any], *,
+                    device: str, label: str, progress: Progress) -> dict[str, Any]:
+    """The Nash test (eq. 5), or the proximal test (eq. 19) beside it, on one trained run (a Task function).
 
-    The proximal stage also draws the Nash curve beside its own (the paper's figure): it starts from a
-    copy of the Nash test's finished state, so that test resumes at its end instead of running again.
+    The proximal stage draws the Nash curve beside its own (the paper's figure): it starts from a copy of
+    the Nash test's finished state, so that test resumes at its end instead of running again.
     """
     from proxgan.equilibrium import equilibrium_state_path, run_equilibrium
 
+    out_dir = prepare_out_dir(out_dir)
+    if test == "proximal" and nash_state.is_file():
+        shutil.copyfile(nash_state, equilibrium_state_path(out_dir, "nash"))
+
+    def report(name: str, step: int, total: int) -> None:
+        if name == test and step % max(1, total // 4) == 0:
+            progress(f"    {label}: generator step {step}/{total}")
+
+    return run_equilibrium(run_dir, out_dir, tests=("nash",) if test == "nash" else ("nash", "proximal"),
+                           device=device, progress=report, **settings)
+
+
+def equilibrium_stage(test: str, stage_dir: Path, ctx: Context) -> dict[str, Any]:
+    """The Nash test (eq. 5) or the proximal test (eq. 19) on every trained run of the ``train`` stage, in parallel."""
+    from proxgan.equilibrium import equilibrium_state_path
+    from proxgan.parallel import Task
+
     p = ctx.scale.equilibrium
+    formulations = list(ctx.stage_results("train")["results"]["summary"]["runs"])
+    tasks = [Task(f"{test} test {f}", equilibrium_run, {
+        "test": test, "run_dir": ctx.root / "train" / f, "out_dir": stage_dir / f,
+        "nash_state": equilibrium_state_path(ctx.root / "nash" / f, "nash"), "settings": p, "device": ctx.device,
+        "label": f"{test} test {f}"}) for f in formulations]
     runs, figures, raw = {}, [], {}
-    for formulation in ctx.stage_results("train")["results"]["summary"]["runs"]:
-        out_dir = prepare_out_dir(stage_dir / formulation)
-        tests = ("nash",) if test == "nash" else ("nash", "proximal")
-        nash_state = equilibrium_state_path(ctx.root / "nash" / formulation, "nash")
-        if test == "proximal" and nash_state.is_file():
-            shutil.copyfile(nash_state, equilibrium_state_path(out_dir, "nash"))
-
-        def report(name: str, step: int, total: int, label=f"{test} test {formulation}") -> None:
-            if name == test and step % max(1, total // 4) == 0:
-                ctx.progress(f"    {label}: generator step {step}/{total}")
-
-        doc = run_equilibrium(ctx.root / "train" / formulation, out_dir, tests=tests, device=ctx.device,
-                              progress=report, **p)
+    for formulation, doc in zip(formulations, ctx.run_tasks(tasks)):
         runs[formulation] = _equilibrium_summary(test, doc)
         raw[formulation] = doc["results"]
         figures += [f"{formulation}/{name}" for name in doc["figures"]]
@@ -442,68 +497,141 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     """§6.2: per (formulation, DIM), regular and proximal training with the same generator-step budget on
     every seed, scored by the scale's metric; then proximal training cut to regular training's wall-clock
     time: steps × (mean regular time / mean proximal time), at most the step budget itself (when that
-    is the budget, the equal-time column is the proximal column: the same runs)."""
-    from proxgan.report.verdicts import value_stats
+    is the budget, the equal-time column is the proximal column: the same runs). Runs of one phase (the
+    two same-step columns, then the equal-time column) run in parallel; per-seed values are kept in the
+    order of the scale's seeds, so columns pair by seed (:func:`proxgan.rules.paired_difference`)."""
+    from proxgan.parallel import Task
+    from proxgan.rules import mean_interval
 
     p = ctx.scale.table1
-    key, higher = METRIC_VALUES[p["metric"]]
+    key, higher = METRIC_VALUES[p.metric]
     runs: dict[str, dict[str, Any]] = {}
 
-    def column(formulation: str, dim: int, strategy: str, steps: int) -> dict[str, Any]:
-        """Metric over the seeds (mean ± std) with the training seconds; each run is trained once."""
-        names = {seed: f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}" for seed in ctx.scale.seeds}
-        for seed, name in names.items():
-            if name not in runs:
-                config = training_config(p, formulation, strategy=strategy, seed=seed, steps=steps, dim=dim,
-                                         data_root=ctx.scale.data_root)
-                doc = train_run(config, stage_dir / "runs" / name, ctx, name)
-                runs[name] = {"strategy": strategy, "seed": seed, "steps": steps, "training_seconds": training_seconds(doc),
-                              "score": sample_quality(stage_dir / "runs" / name, p["metric"], p["samples"], ctx)}
-        chosen = [runs[name] for name in names.values()]
-        return value_stats([r["score"] for r in chosen]) | {"seconds": value_stats([r["training_seconds"] for r in chosen])}
+    def name(formulation: str, dim: int, strategy: str, steps: int, seed: int) -> str:
+        return f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}"
 
-    rows = []
-    for formulation in p["formulations"]:
-        for dim in p["dims"]:
-            regular = column(formulation, dim, "regular", p["steps"])
-            proximal = column(formulation, dim, "proximal", p["steps"])
-            ratio = regular["seconds"]["mean"] / proximal["seconds"]["mean"]
-            equal_steps = max(1, min(p["steps"], round(p["steps"] * ratio)))
-            rows.append({"formulation": formulation, "dim": dim, "regular": regular, "proximal": proximal,
-                         "equal_time": {"proximal_steps": equal_steps, "time_ratio": ratio,
-                                        "proximal": column(formulation, dim, "proximal", equal_steps)}})
-    summary = {"dataset": p["dataset"], "metric": p["metric"], "metric_key": key, "higher_is_better": higher,
-               "steps": p["steps"], "seeds": list(ctx.scale.seeds), "rows": rows}
-    figures = [plot_table1(summary, stage_dir)]
-    for formulation in p["formulations"]:
+    def train_all(specs: list[tuple[str, int, str, int]]) -> None:
+        """Train and score every seed of each (formulation, dim, strategy, steps) not trained yet, in parallel."""
+        todo = {name(*spec, seed): (spec, seed) for spec in specs for seed in ctx.scale.seeds}
+        todo = {n: v for n, v in todo.items() if n not in runs}
+        tasks = [Task(n, scored_run, {
+            "config": training_config(p, f, strategy=strategy, seed=seed, steps=steps, dim=dim,
+                                      data_root=ctx.scale.data_root),
+            "run_dir": stage_dir / "runs" / n, "metric": p.metric, "n_samples": p.samples, "device": ctx.device,
+            "data_root": ctx.scale.data_root, "label": n}) for n, ((f, dim, strategy, steps), seed) in todo.items()]
+        for (n, ((_, _, strategy, steps), seed)), result in zip(todo.items(), ctx.run_tasks(tasks)):
+            runs[n] = {"strategy": strategy, "seed": seed, "steps": steps, **result}
+
+    def column(formulation: str, dim: int, strategy: str, steps: int) -> dict[str, Any]:
+        """The metric over the seeds (mean, std, t interval; values in seed order) and the training seconds."""
+        chosen = [runs[name(formulation, dim, strategy, steps, seed)] for seed in ctx.scale.seeds]
+        return mean_interval([r["score"] for r in chosen]) | {
+            "seconds": mean_interval([r["training_seconds"] for r in chosen])}
+
+    cells = [(f, dim) for f in p.formulations for dim in p.dims]
+    train_all([(f, dim, strategy, p.steps) for f, dim in cells for strategy in ("regular", "proximal")])
+    equal_steps = {}
+    for f, dim in cells:
+        ratio = column(f, dim, "regular", p.steps)["seconds"]["mean"] / column(f, dim, "proximal", p.steps)["seconds"]["mean"]
+        equal_steps[f, dim] = (max(1, min(p.steps, round(p.steps * ratio))), ratio)
+    train_all([(f, dim, "proximal", equal_steps[f, dim][0]) for f, dim in cells])
+    rows = [{"formulation": f, "dim": dim, "regular": column(f, dim, "regular", p.steps),
+             "proximal": column(f, dim, "proximal", p.steps),
+             "equal_time": {"proximal_steps": equal_steps[f, dim][0], "time_ratio": equal_steps[f, dim][1],
+                            "proximal": column(f, dim, "proximal", equal_steps[f, dim][0])}}
+            for f, dim in cells]
+    summary = {"dataset": p.dataset, "metric": p.metric, "metric_key": key, "higher_is_better": higher,
+               "steps": p.steps, "seeds": list(ctx.scale.seeds), "rows": rows}
+    figures = [plot_table1(summary, stage_dir), *(plot_table1_pairs(summary, row, stage_dir) for row in rows)]
+    for formulation in p.formulations:
         for strategy in ("regular", "proximal"):
-            grid = f"runs/{formulation}-dim{p['dims'][0]}-{strategy}-{p['steps']}steps-seed{ctx.scale.seeds[0]}/samples.png"
+            grid = f"runs/{name(formulation, p.dims[0], strategy, p.steps, ctx.scale.seeds[0])}/samples.png"
             if (stage_dir / grid).is_file():
                 figures.append(grid)
-    return {"config": p, "results": {"summary": summary, "runs": runs}, "figures": figures}
+    return {"config": asdict(p), "results": {"summary": summary, "runs": runs}, "figures": figures}
+
+
+#: the three columns of a Table 1 row: key, label, how to read it from the row
+TABLE1_COLUMNS = (("regular", "regular", lambda r: r["regular"]),
+                  ("proximal", "proximal, same steps", lambda r: r["proximal"]),
+                  ("equal", "proximal, same time", lambda r: r["equal_time"]["proximal"]))
+
+
+def _interval_error(stats: dict[str, Any]) -> tuple[float, float]:
+    """(below, above) the mean of its 95 % t interval, for an error bar (0 without an interval)."""
+    if stats["ci95"] is None:
+        return 0.0, 0.0
+    return stats["mean"] - stats["ci95"][0], stats["ci95"][1] - stats["mean"]
 
 
 def plot_table1(summary: dict[str, Any], out_dir: Path) -> str:
-    """Bars of mean ± std per row: regular, proximal (same steps), proximal (same wall-clock time)."""
+    """Bars of the mean per row with 95 % t intervals: regular, proximal (same steps), proximal (same time)."""
     from proxgan.figures import plt, save_figure
 
     rows = summary["rows"]
-    columns = (("regular", "regular", lambda r: r["regular"]), ("proximal", "proximal, same steps", lambda r: r["proximal"]),
-               ("equal", "proximal, same time", lambda r: r["equal_time"]["proximal"]))
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(rows), 3.4))
-    width = 0.8 / len(columns)
-    for i, (_, label, pick) in enumerate(columns):
+    width = 0.8 / len(TABLE1_COLUMNS)
+    for i, (_, label, pick) in enumerate(TABLE1_COLUMNS):
         xs = [j + (i - 1) * width for j in range(len(rows))]
-        ax.bar(xs, [pick(r)["mean"] for r in rows], width, yerr=[pick(r)["std"] for r in rows], capsize=3, label=label)
+        errors = list(zip(*(_interval_error(pick(r)) for r in rows)))
+        ax.bar(xs, [pick(r)["mean"] for r in rows], width, yerr=errors, capsize=3, label=label)
     ax.set_xticks(range(len(rows)), [f"{r['formulation']}\nDIM={r['dim']}" for r in rows])
     arrow = "higher" if summary["higher_is_better"] else "lower"
     ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
-    ax.set_title(f"{summary['dataset']}: {summary['steps']} generator steps, {len(summary['seeds'])} seeds")
+    ax.set_title(f"{summary['dataset']}: {summary['steps']} generator steps, {len(summary['seeds'])} seeds, "
+                 "95 % t intervals", fontsize=9)
     ax.legend(fontsize=8)
     return save_figure(fig, out_dir, "table1.png")
 
 
+def plot_table1_pairs(summary: dict[str, Any], row: dict[str, Any], out_dir: Path) -> str:
+    """One Table 1 row, seed by seed: each seed's regular, proximal (same steps) and proximal (same time)
+    scores joined by a line (a paired slope plot), the column means in black."""
+    from proxgan.figures import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    columns = [pick(row) for _, _, pick in TABLE1_COLUMNS]
+    for i, seed in enumerate(summary["seeds"]):
+        ax.plot(range(len(columns)), [c["values"][i] for c in columns], "o-", color=f"C{i % 10}", alpha=0.7,
+                ms=4, lw=1, label=f"seed {seed}")
+    ax.plot(range(len(columns)), [c["mean"] for c in columns], "s--", color="black", ms=6, label="mean")
+    ax.set_xticks(range(len(columns)), [label.replace(", ", "\n") for _, label, _ in TABLE1_COLUMNS])
+    ax.set_xlim(-0.3, len(columns) - 0.7)
+    arrow = "higher" if summary["higher_is_better"] else "lower"
+    ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
+    ax.set_title(f"{row['formulation']} DIM={row['dim']}, one line per seed; same time = "
+                 f"{row['equal_time']['proximal_steps']} proximal steps", fontsize=8)
+    ax.legend(fontsize=6, ncol=2)
+    return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}.png")
+
+
 # --- scales and the stage registry -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The ``train`` stage: the GANs of §2/§6.1, regular training, the scale's first seed.
+
+    ``config`` is a shipped config name, a template in ``formulation`` (e.g. ``mnist-{formulation}``);
+    ``overrides`` are ``key=value`` strings applied to it before the run's own settings.
+    """
+
+    config: str
+    dataset: str
+    formulations: tuple[str, ...]
+    steps: int
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table1Settings(TrainSettings):
+    """The ``table1`` stage: regular vs proximal runs on every seed, scored by ``metric`` on ``samples``
+    generator samples; ``config`` may also use ``{dim}``; one row per formulation × DIM."""
+
+    metric: str = "cls_is"
+    samples: int = 2000
+    dims: tuple[int, ...] = (32,)
+
 
 _FORMULATIONS = ("wgan-wc", "wgan-gp", "sngan")
 _TABLE1_FORMULATIONS = ("wgan-wc", "sngan")
@@ -513,45 +641,51 @@ _THEORY = {"formulations": _ALL_THEORY, "sigma": 2.0, "dim": 1, "t": 1.0, "eta":
            "sigma_max": 2.0, "sigmas": 50, "lambda_min": 1e-3, "lambda_max": 1e2, "lambdas": 50}
 _GAMES = {"methods": "simgda,altgda,ppm,eg,ogda", "lr": 0.2, "steps": 1000}
 #: embedded toy runs write no intermediate sample grids or checkpoints (the run is minutes long)
-_TOY_LOG = ["log.sample_every=1000000", "log.checkpoint_every=1000000"]
-_TINY = ["model.dim=8", "train.batch_size=32", "train.n_critic=2", "proximal.steps=2", "log.every=1", *_TOY_LOG]
+_TOY_LOG = ("log.sample_every=1000000", "log.checkpoint_every=1000000")
+_TINY = ("model.dim=8", "train.batch_size=32", "train.n_critic=2", "proximal.steps=2", "log.every=1", *_TOY_LOG)
+#: seeds of Table 1 (and the first one of the trained GANs): five, the fewest the paired t interval is run on
+_SEEDS = (0, 1, 2, 3, 4)
+
+#: the MNIST configs of ``--scale cpu`` (templates in {formulation}): change them here, e.g. to a faster recipe
+CPU_TRAIN_CONFIG = "mnist-{formulation}"
+CPU_TABLE1_CONFIG = "mnist-{formulation}"
+_CPU_LOG = ("log.every=10", "log.sample_every=1000", "log.checkpoint_every=500")
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale(
         "tiny", "a smoke test of every stage in seconds; the numbers mean nothing.",
-        games={"methods": "simgda,altgda,ppm,eg", "lr": 0.2, "steps": 50},
+        games={"methods": "simgda,altgda,ppm,eg", "lr": 0.2, "steps": 400},  # the averages reach t⁻¹
         theory=_THEORY | {"formulations": ("w2gan", "wgan", "fgan-vanilla"), "sigmas": 4, "lambda_min": 1e-2,
                           "lambda_max": 10.0, "lambdas": 7},
-        train={"config": "ring8-wgan-gp", "dataset": "ring8", "formulations": ("sngan",), "steps": 4,
-               "overrides": _TINY},
-        equilibrium={"steps": 3, "inner_steps": 2, "log_points": 3, "eval_size": 64},
-        table1={"config": "ring8-wgan-gp", "dataset": "ring8", "metric": "modes", "samples": 256,
-                "formulations": ("wgan-wc",), "dims": (8,), "steps": 4, "overrides": _TINY},
-        seeds=(0,),
+        train=TrainSettings("ring8-wgan-gp", "ring8", ("sngan",), steps=4, overrides=_TINY),
+        equilibrium={"steps": 3, "inner_steps": 2, "log_points": 3, "eval_size": 64, "eval_batches": 3},
+        table1=Table1Settings("ring8-wgan-gp", "ring8", ("wgan-wc",), steps=4, overrides=_TINY, metric="emd",
+                              samples=256, dims=(8,)),
+        seeds=_SEEDS,
     ),
     "quick": Scale(
-        "quick", "embedded data only (scikit-learn's 8x8 digits, DCGAN DIM 32, classifier scores), under 10 "
-        "minutes on a 2-core CPU; shows the direction of every claim, not the paper's numbers.",
+        "quick", "embedded data only (scikit-learn's 8x8 digits, DCGAN DIM 32, classifier scores), about 7 "
+        "minutes on a 2-core CPU with --jobs 2; shows the direction of every claim, not the paper's numbers.",
         games=_GAMES,
         theory=_THEORY | {"sigmas": 25, "lambdas": 40},
-        train={"config": "digits", "dataset": "digits", "formulations": _FORMULATIONS, "steps": 600,
-               "overrides": _TOY_LOG},
-        equilibrium={"steps": 200, "inner_steps": 20, "inner_lr": 1e-3, "log_points": 8, "eval_size": 512},
-        table1={"config": "digits-proximal", "dataset": "digits", "metric": "cls_is", "samples": 2000,
-                "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 300,
-                "overrides": ["train.n_critic=5", *_TOY_LOG]},
+        train=TrainSettings("digits", "digits", _FORMULATIONS, steps=600, overrides=_TOY_LOG),
+        equilibrium={"steps": 200, "inner_steps": 20, "inner_lr": 1e-3, "log_points": 8, "eval_size": 512,
+                     "eval_batches": 5},
+        table1=Table1Settings("digits-proximal", "digits", _TABLE1_FORMULATIONS, steps=300,
+                              overrides=("train.n_critic=5", *_TOY_LOG), metric="cls_is", samples=2000, dims=(32,)),
+        seeds=_SEEDS,
     ),
     "cpu": Scale(
-        "cpu", "MNIST at reduced step counts with a narrow DCGAN (DIM 32), about 2 hours on a 2-core CPU; needs "
-        "MNIST under --data-root.",
+        "cpu", "MNIST at reduced step counts with a narrow DCGAN (DIM 32) on a 2-core CPU; needs MNIST under "
+        "--data-root.",
         games=_GAMES,
         theory=_THEORY,
-        train={"config": "mnist-{formulation}", "dataset": "mnist", "formulations": _FORMULATIONS, "steps": 1500,
-               "overrides": ["model.dim=32", "log.every=10", "log.sample_every=1000", "log.checkpoint_every=500"]},
-        equilibrium={"steps": 200, "inner_steps": 20, "inner_lr": 1e-3, "log_points": 8, "eval_size": 512},
-        table1={"config": "mnist-{formulation}", "dataset": "mnist", "metric": "cls_is", "samples": 5000,
-                "formulations": _TABLE1_FORMULATIONS, "dims": (32,), "steps": 200,
-                "overrides": ["log.every=10", "log.sample_every=1000", "log.checkpoint_every=500"]},
+        train=TrainSettings(CPU_TRAIN_CONFIG, "mnist", _FORMULATIONS, steps=1500, overrides=("model.dim=32", *_CPU_LOG)),
+        equilibrium={"steps": 200, "inner_steps": 20, "inner_lr": 1e-3, "log_points": 8, "eval_size": 512,
+                     "eval_batches": 5},
+        table1=Table1Settings(CPU_TABLE1_CONFIG, "mnist", _TABLE1_FORMULATIONS, steps=200, overrides=_CPU_LOG,
+                              metric="cls_is", samples=5000, dims=(32,)),
+        seeds=_SEEDS,
     ),
     "gpu": Scale(
         "gpu", "the paper's protocol: DCGAN, 200,000 generator steps with 5 discriminator steps each, 10,000-step "
@@ -559,11 +693,11 @@ SCALES: dict[str, Scale] = {
         "--data-root; Inception weights with a classifier head).",
         games=_GAMES,
         theory=_THEORY,
-        train={"config": "mnist-{formulation}", "dataset": "mnist", "formulations": _FORMULATIONS,
-               "steps": 200_000},
-        equilibrium={"steps": 10_000, "inner_steps": 50, "log_points": 16, "eval_size": 512},
-        table1={"config": "table1-{formulation}-dim{dim}", "dataset": "cifar10", "metric": "is", "samples": 50_000,
-                "formulations": _TABLE1_FORMULATIONS, "dims": (64, 128), "steps": 200_000},
+        train=TrainSettings("mnist-{formulation}", "mnist", _FORMULATIONS, steps=200_000),
+        equilibrium={"steps": 10_000, "inner_steps": 50, "log_points": 16, "eval_size": 512, "eval_batches": 5},
+        table1=Table1Settings("table1-{formulation}-dim{dim}", "cifar10", _TABLE1_FORMULATIONS, steps=200_000,
+                              metric="is", samples=50_000, dims=(64, 128)),
+        seeds=_SEEDS,
     ),
 }
 

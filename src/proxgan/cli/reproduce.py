@@ -11,10 +11,6 @@ import click
 from proxgan.cli import json_option, out_option
 
 
-#: scales whose models are small enough that one torch thread is fastest
-SINGLE_THREADED_SCALES = ("tiny", "quick")
-
-
 def summarize(doc: dict[str, Any]) -> str:
     """Stage statuses with wall times, then one line per claim: verdict, title, reason."""
     lines = ["stages:"]
@@ -29,7 +25,7 @@ def summarize(doc: dict[str, Any]) -> str:
 
 @click.command("reproduce")
 @click.option("--scale", default="quick", show_default=True,
-              help="tiny (seconds, tests), quick (embedded data, <= 10 min on 2 CPU cores), cpu (MNIST, <= 2 h), "
+              help="tiny (seconds, tests), quick (embedded data, about 7 min on 2 CPU cores), cpu (MNIST), "
                    "gpu (the paper's protocol: 200,000 generator steps, DCGAN, data under --data-root).")
 @click.option("--stages", default="all", show_default=True,
               help="Comma list of stages to run: games, theory, train, nash, proximal, table1 (stages they read "
@@ -38,13 +34,15 @@ def summarize(doc: dict[str, Any]) -> str:
 @click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where MNIST / CIFAR-10 / CelebA live (torchvision layout), for --scale cpu and gpu.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for training and tests (cpu, cuda).")
+@click.option("--jobs", type=int, default=None,
+              help="Independent runs of a stage (trained GANs, equilibrium tests, Table 1's runs) trained in "
+                   "parallel worker processes. Default: the cores available to this process.")
 @click.option("--threads", type=int, default=None,
-              help="CPU threads for torch. Default: 1 at the tiny and quick scales (their small models run fastest "
-                   "on one thread), torch's own choice at cpu and gpu.")
+              help="Torch threads of each worker (and of this process). Default: max(1, cores // jobs).")
 @out_option("reproduce")
 @json_option
 def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,
-                      threads: int | None, out: Path, as_json: bool) -> None:
+                      jobs: int | None, threads: int | None, out: Path, as_json: bool) -> None:
     """Run the paper end to end and write OUT/report.html (self-contained) and OUT/results.json.
 
     Stages: the GDA family on θ·φ; Theorems 1–3 on Gaussian GANs; the Nash and proximal-equilibrium
@@ -55,20 +53,20 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
     """
     import torch
 
-    from proxgan.errors import check_positive_int
+    from proxgan.parallel import available_cores, threads_per_job
     from proxgan.reproduce import run_pipeline
     from proxgan.results import command_line
 
-    if threads is None and scale in SINGLE_THREADED_SCALES:
-        threads = 1
-    if threads is not None:
-        torch.set_num_threads(check_positive_int("--threads", threads))
+    jobs = available_cores() if jobs is None else jobs
+    threads = threads_per_job(jobs, threads)
+    torch.set_num_threads(threads)
 
     def progress(message: str) -> None:
         click.echo(message, err=as_json)
 
     doc = run_pipeline(out, scale=scale, stages=stages, force=force, data_root=None if data_root is None
-                       else str(data_root), device=device, progress=progress, command=command_line())
+                       else str(data_root), device=device, progress=progress, command=command_line(), jobs=jobs,
+                       threads=threads)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:

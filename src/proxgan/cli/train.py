@@ -74,11 +74,12 @@ def _run(experiment, out: Path, device: str, resume: bool) -> tuple[dict, int | 
         bar = None  # opened at the first step, so that bad input prints only its error line
         try:
 
-            def progress(step: int, total: int, stats: dict) -> None:
+            def progress(step: int, total: int, stats: dict | None) -> None:
                 nonlocal bar
                 if bar is None:
                     bar = tqdm(total=total, initial=step - 1, desc="train", unit="it", disable=rank != 0, dynamic_ncols=True)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
+                if stats is not None:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
                 bar.update(1)
 
             doc = train_run(experiment, out, device=device, resume=resume, progress=progress,

@@ -1,4 +1,5 @@
-"""Game-dynamics lab: why gradient descent-ascent fails on the smallest GAN (lecture; issue 2).
+"""Game-dynamics lab: why gradient descent-ascent fails on the smallest GAN (Lecture 13,
+"From GAN Training to Optimization of Differentiable Games").
 
 ``game`` (the Game type and its vector field), ``builtin`` (bilinear, quadratic, Dirac-GAN),
 ``methods`` (Sim/Alt-GDA, proximal point, extragradient, optimistic GDA, (k,1)-GDA), ``rates``

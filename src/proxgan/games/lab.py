@@ -2,7 +2,8 @@
 
 ``run`` is the lecture's experiment: every chosen method from one start, its trajectory and distance
 to z* per step, the empirical contraction factor beside the theoretical one, and two figures
-(phase-plane trajectories; log-distance vs iteration). ``classify_point`` is the local
+(phase-plane trajectories; log-distance vs iteration); with ``average`` also the running average of
+each method's iterates beside its closed form (:func:`average_report`). ``classify_point`` is the local
 Nash / minimax test of :mod:`proxgan.games.classify` with a picture of f around the point.
 """
 
@@ -22,7 +23,7 @@ from proxgan.games.builtin import make_game
 from proxgan.games.classify import classify
 from proxgan.games.game import DTYPE, Game
 from proxgan.games.methods import METHOD_NAMES, PpmState, StepSizes, make_method, run_method
-from proxgan.games.rates import conserved_quantity, theoretical_rho
+from proxgan.games.rates import averaged_displacement, averaged_rotation, conserved_quantity, theoretical_rho
 
 #: a run counts as bounded if ‖z_t − z*‖ never exceeds this multiple of ‖z_0 − z*‖
 BOUNDED_FACTOR = 10.0
@@ -30,6 +31,10 @@ BOUNDED_FACTOR = 10.0
 CONVERGED_FRACTION = 1e-6
 #: squared distances outside [1/LIMIT, LIMIT] (or non-finite) end the window used for ρ
 LOG_LIMIT = 600.0
+#: a running average converges at O(1/t) when its decay exponent is at most −1 + this slack
+AVERAGE_EXPONENT_SLACK = 0.1
+#: the decay exponent is fitted through the maximum of each of this many blocks of the run's second half
+DECAY_BLOCKS = 8
 
 
 def empirical_rho(squared_distance: Tensor) -> tuple[float | None, int]:
@@ -90,6 +95,56 @@ def method_report(game: Game, name: str, trajectory: Tensor, state: Any, lr: Ste
     return report
 
 
+def running_average(trajectory: Tensor) -> Tensor:
+    """Row s is z̄_{s+1} = (1/(s+1)) Σ_{j≤s} z_j, the mean of the iterates z_0, …, z_s of ``trajectory`` (T+1, …)."""
+    counts = torch.arange(1, len(trajectory) + 1, dtype=DTYPE).reshape(-1, *[1] * (trajectory.dim() - 1))
+    return trajectory.cumsum(0) / counts
+
+
+def decay_exponent(distance: Tensor) -> float | None:
+    """Slope p of log d_t against log t (d_t ~ t^p) over the second half of ``distance`` (row s is t = s + 1).
+
+    Least squares through the maximum of each of :data:`DECAY_BLOCKS` consecutive blocks, so an
+    oscillating distance (averaged altgda: |sin(tα/2)|/(t sin(α/2))) is read at its peaks. None when the
+    half is shorter than the blocks or holds a distance that is not finite and positive.
+    """
+    t = torch.arange(1, len(distance) + 1, dtype=DTYPE)[len(distance) // 2 :]
+    d = distance[len(distance) // 2 :]
+    if len(d) < DECAY_BLOCKS or not bool((torch.isfinite(d) & (d > 0)).all()):
+        return None
+    peaks = []
+    for block_t, block_d in zip(t.tensor_split(DECAY_BLOCKS), d.tensor_split(DECAY_BLOCKS)):
+        i = int(block_d.argmax())
+        peaks.append((block_t[i], block_d[i]))
+    log_t, log_d = torch.tensor(peaks, dtype=DTYPE).log().T
+    centred = log_t - log_t.mean()
+    return float((centred * (log_d - log_d.mean())).sum() / (centred**2).sum())
+
+
+def average_report(game: Game, name: str, trajectory: Tensor, lr: StepSizes, k: int) -> dict[str, Any]:
+    """results.json ``methods.<name>.average``: the mean z̄_t of all t = T + 1 iterates of ``trajectory``
+    (T+1, d), its distance to z* beside the closed form, its decay exponent and whether it converges at
+    O(1/t); for altgda / kgda on bilinear games also ‖z̄_t − z*‖_E beside the rotation formula and bound."""
+    average = running_average(trajectory)
+    distance = game.distance(average)
+    t = len(trajectory)
+    closed_form = averaged_displacement(name, game, lr, trajectory[0], t, k) if game.affine is not None else None
+    exponent = decay_exponent(distance)
+    report = {
+        "iterates": t,
+        "final_distance": float(distance[-1]),
+        "closed_form_distance": None if closed_form is None else float(torch.linalg.vector_norm(closed_form)),
+        "decay_exponent": exponent,
+        "converging": exponent is not None and exponent <= -1 + AVERAGE_EXPONENT_SLACK,
+    }
+    rotation = averaged_rotation(name, game, lr, trajectory[0], t, k)
+    if rotation is not None:
+        energy = conserved_quantity(name, game, lr, k)
+        report["energy_norm"] = {"final": float(energy(average[-1]).sqrt()), "closed_form": rotation[0],
+                                 "bound": rotation[1]}
+    return report
+
+
 def game_summary(game: Game) -> dict[str, Any]:
     """What the game is, for results.json."""
     out = {
@@ -115,12 +170,13 @@ def start_point(game: Game, theta0: float, phi0: float) -> Tensor:
 
 def run(out_dir: str | Path, *, game: str = "bilinear", methods: str | list[str] = "simgda,altgda,ppm,eg,ogda",
         lr: float = 0.2, lr_theta: float | None = None, lr_phi: float | None = None, steps: int = 1000,
-        theta0: float = 1.0, phi0: float = 1.0, k: int = 5, ppm_tol: float = 1e-12,
+        theta0: float = 1.0, phi0: float = 1.0, k: int = 5, ppm_tol: float = 1e-12, average: bool = False,
         **game_options: Any) -> dict[str, Any]:
     """Run each method on the game from (θ0, φ0); write the two figures; return config/results/figures.
 
     ``game_options`` go to :func:`proxgan.games.builtin.make_game` (dim, coupling, seed, p, q, loss,
-    data_mean). Per-player ``lr_theta`` / ``lr_phi`` default to ``lr``.
+    data_mean). Per-player ``lr_theta`` / ``lr_phi`` default to ``lr``. ``average`` adds each method's
+    running average (:func:`average_report`; dashed in both figures).
     """
     names = check_choices("method", methods, METHOD_NAMES)
     step_sizes = StepSizes(
@@ -135,9 +191,11 @@ def run(out_dir: str | Path, *, game: str = "bilinear", methods: str | list[str]
     for name in names:
         trajectory, state = run_method(the_game, make_method(name, step_sizes, k=k, ppm_tol=ppm_tol), z0, steps)
         reports[name] = method_report(the_game, name, trajectory[:, 0], state, step_sizes, k, ppm_tol)
+        if average:
+            reports[name]["average"] = average_report(the_game, name, trajectory[:, 0], step_sizes, k)
     figures = [
         plot_phase_plane(the_game, reports, out_dir),
-        plot_distances(reports, out_dir),
+        plot_distances(the_game, reports, out_dir),
     ]
     config = {
         "game": game,
@@ -149,6 +207,7 @@ def run(out_dir: str | Path, *, game: str = "bilinear", methods: str | list[str]
         "phi0": phi0,
         "k": k,
         "ppm_tol": ppm_tol,
+        "average": average,
         **game_options,
     }
     results = {"game": game_summary(the_game), "start": z0[0], "methods": reports}
@@ -156,13 +215,17 @@ def run(out_dir: str | Path, *, game: str = "bilinear", methods: str | list[str]
 
 
 def plot_phase_plane(game: Game, reports: dict[str, dict], out_dir: str | Path) -> str:
-    """Trajectories of all methods in the (θ₁, φ₁) plane from one start (the lecture's picture)."""
+    """Trajectories of all methods in the (θ₁, φ₁) plane from one start (the lecture's picture); the
+    running averages dashed when they were measured."""
     fig, ax = plt.subplots(figsize=(6, 6))
     eq = game.equilibrium
     m = game.dim_theta
     for name, report in reports.items():
         path = report["trajectory"].numpy()
-        ax.plot(path[:, 0], path[:, m], lw=1, label=name)
+        (line,) = ax.plot(path[:, 0], path[:, m], lw=1, label=name)
+        if "average" in report:
+            mean_path = running_average(report["trajectory"]).numpy()
+            ax.plot(mean_path[:, 0], mean_path[:, m], "--", lw=1.2, color=line.get_color(), label=f"{name} average")
     start = path[0]
     ax.plot(start[0], start[m], "ko", label="start")
     ax.plot(float(eq[0]), float(eq[m]), "r*", ms=14, label="equilibrium")
@@ -177,18 +240,36 @@ def plot_phase_plane(game: Game, reports: dict[str, dict], out_dir: str | Path) 
     return save_figure(fig, out_dir, "trajectories.png")
 
 
-def plot_distances(reports: dict[str, dict], out_dir: str | Path) -> str:
-    """log ‖z_t − z*‖ against iteration t for each method."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+def plot_distances(game: Game, reports: dict[str, dict], out_dir: str | Path) -> str:
+    """log ‖z_t − z*‖ against iteration t for each method; when the running averages were measured, a
+    second panel: ‖z̄_t − z*‖ of the mean of t iterates against t on log-log axes (dashed), with 1/t."""
+    averaged = {name: report for name, report in reports.items() if "average" in report}
+    fig, axes = plt.subplots(1, 2 if averaged else 1, figsize=(12 if averaged else 7, 4), squeeze=False)
+    last, mean = axes[0, 0], axes[0, -1]
     for name, report in reports.items():
-        distance = report["distance"].numpy()
-        shown = np.where(np.isfinite(distance) & (distance > 0), distance, np.nan)
-        ax.semilogy(shown, lw=1, label=name)
-    ax.set_xlabel("iteration t")
-    ax.set_ylabel("‖z_t − z*‖")
-    ax.set_title("distance to the equilibrium")
-    ax.legend(fontsize=8)
+        (line,) = last.semilogy(_positive(report["distance"]), lw=1, label=name)
+        if name in averaged:
+            distance = _positive(game.distance(running_average(report["trajectory"])))
+            t = np.arange(1, len(distance) + 1)
+            mean.loglog(t, distance, "--", lw=1.2, color=line.get_color(), label=f"{name} average")
+    last.set_xlabel("iteration t")
+    last.set_ylabel("‖z_t − z*‖")
+    last.set_title("distance to the equilibrium")
+    last.legend(fontsize=8)
+    if averaged:
+        t = np.arange(1, len(next(iter(averaged.values()))["distance"]) + 1)
+        mean.loglog(t, 1 / t, ":", color="grey", label="1/t")
+        mean.set_xlabel("iterates averaged t")
+        mean.set_ylabel("‖z̄_t − z*‖")
+        mean.set_title("running average z̄_t = mean of z_0, …, z_{t−1}")
+        mean.legend(fontsize=8)
     return save_figure(fig, out_dir, "distance.png")
+
+
+def _positive(distance: Tensor) -> np.ndarray:
+    """``distance`` as an array with non-finite and zero values masked (NaN), for log axes."""
+    values = distance.numpy()
+    return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
 def classify_point(out_dir: str | Path, *, game: str = "bilinear", theta: float | None = None,

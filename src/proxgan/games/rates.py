@@ -24,6 +24,22 @@ effective step kη_φ and conserves ‖θ‖²/η_θ + ‖φ‖²/(kη_φ) + θ�
 
 Any affine game (V = J z + v): every method is a linear map M of z − z* and ρ = spectral radius(M)²
 (:func:`iteration_matrix`), which is how ``quadratic`` games get their theoretical ρ.
+
+Iterate averaging (lecture; issue 11): the running average z̄_t = (1/t) Σ_{j<t} z_j of the first t
+iterates z_0, …, z_{t−1} of a linear method is exactly
+
+    z̄_t − z* = (1/t) Σ_{j<t} M^j (z_0 − z*) = (1/t)(I − M)⁻¹(I − M^t)(z_0 − z*)
+
+(:func:`averaged_displacement`). For altgda (and kgda) on a bilinear game with c = ω² (kω²) < 4,
+each block map has det 1 and trace 2 − c, and it preserves the positive-definite form E above, so in
+the norm ‖·‖_E = √E it is a rotation by α, cos α = 1 − c/2, i.e. sin(α/2) = √c/2. A sum of
+rotations is a scaled rotation, |Σ_{j<t} e^{ijα}| = |sin(tα/2)|/sin(α/2), hence per block
+
+    ‖z̄_t − z*‖_E = |sin(tα/2)| / (t sin(α/2)) · ‖z_0 − z*‖_E ≤ min(1, 2/(√c t)) · ‖z_0 − z*‖_E
+
+(:func:`averaged_rotation`): O(1/t) although the last iterate cycles forever. For simgda on one
+block with η_θ = η_φ the map is the scaled rotation λ = 1 ± iω and |z̄_t − z*| =
+|1 − λ^t| / (tω) · |z_0 − z*| ≥ (ρ^{t/2} − 1)/(tω) · |z_0 − z*|: the average cannot stop the spiral.
 """
 
 from __future__ import annotations
@@ -137,3 +153,54 @@ def conserved_quantity(method: str, game: Game, lr: StepSizes, k: int = 5) -> Ca
         return (theta**2).sum(-1) / lr.theta + (phi**2).sum(-1) / eta_phi + sign * coupling
 
     return energy
+
+
+def averaged_displacement(method: str, game: Game, lr: StepSizes, z0: Tensor, t: int, k: int = 5) -> Tensor | None:
+    """z̄_t − z* = (1/t)(I − M)⁻¹(I − M^t)(z_0 − z*) for the mean z̄_t of z_0, …, z_{t−1} (module docstring)
+    on an affine game, for a point or batch ``z0``; None when I − M is singular (the method leaves a
+    direction of z_0 − z* fixed). ogda's M acts on (z_j, z_{j−1}) from (z_0, z_0) (its first step is simgda's).
+    """
+    M = iteration_matrix(method, game, lr, k)
+    eye = torch.eye(len(M), dtype=DTYPE)
+    if int(torch.linalg.matrix_rank(eye - M)) < len(M):
+        return None
+    offset = torch.as_tensor(z0, dtype=DTYPE) - game.equilibrium
+    if method == "ogda":
+        offset = torch.cat([offset, offset], dim=-1)
+    partial_sum = torch.linalg.solve(eye - M, eye - torch.linalg.matrix_power(M, t))
+    return (offset @ partial_sum.T)[..., : game.dim] / t
+
+
+def averaged_rotation(method: str, game: Game, lr: StepSizes, z0: Tensor, t: int,
+                      k: int = 5) -> tuple[float, float] | None:
+    """(‖z̄_t − z*‖_E exactly, its bound) for altgda / kgda on a bilinear game from the point ``z0``.
+
+    In the singular bases of A (θ' = Uᵀ(θ − θ*), φ' = Vᵀ(φ − φ*)) E splits into block energies E_i, each
+    conserved, and block i of the average has E_i(z̄_t) = (sin(tα_i/2)/(t sin(α_i/2)))² E_i(z_0) with
+    sin(α_i/2) = √c_i/2 (factor 1 where s_i = 0, and on the unmatched coordinates of a non-square A);
+    the bound is max_i min(1, 2/(√c_i t)) · ‖z_0 − z*‖_E (module docstring). None for other methods or
+    games, or when some c_i ≥ 4 (no rotation: the iterates diverge).
+    """
+    A = bilinear_coupling(game)
+    if A is None or method not in ("altgda", "kgda"):
+        return None
+    scale, sign = (1, -1.0) if method == "altgda" else (k, 1.0)
+    U, s, Vh = torch.linalg.svd(A)
+    c = lr.theta * lr.phi * scale * s**2
+    if bool((c >= 4).any()):
+        return None
+    theta, phi = game.split(torch.as_tensor(z0, dtype=DTYPE) - game.equilibrium)
+    theta, phi = theta @ U, phi @ Vh.T
+    r, eta_phi = len(s), scale * lr.phi
+    block_energy = theta[:r] ** 2 / lr.theta + phi[:r] ** 2 / eta_phi + sign * s * theta[:r] * phi[:r]
+    unmatched_energy = (theta[r:] ** 2).sum() / lr.theta + (phi[r:] ** 2).sum() / eta_phi
+    half_sine = c.sqrt() / 2
+    rotating = half_sine > 0
+    half_angle = torch.asin(half_sine)
+    factor = torch.where(rotating, (t * half_angle).sin().abs() / (t * half_sine.where(rotating, 1.0)), 1.0)
+    exact = float(((factor**2 * block_energy).sum() + unmatched_energy).sqrt())
+    bound_factor = torch.where(rotating, (2 / (c.sqrt().where(rotating, 1.0) * t)).clamp(max=1.0), 1.0)
+    if len(theta) > r or len(phi) > r:
+        bound_factor = torch.cat([bound_factor, torch.ones(1, dtype=DTYPE)])
+    bound = float(bound_factor.max() * (block_energy.sum() + unmatched_energy).sqrt())
+    return exact, bound

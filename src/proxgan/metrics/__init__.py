@@ -5,14 +5,19 @@
 | ``is`` | images | Inception Score (Salimans et al. 2016), 10 splits — needs Inception's classifier head |
 | ``fid`` | images | Fréchet Inception Distance to the training set (Heusel et al. 2017) |
 | ``kid`` | images | Kernel Inception Distance to the training set (Bińkowski et al. 2018) |
-| ``cls_is`` | digits, mnist | Inception score of a LeNet trained on the dataset (max 10) |
-| ``cls_fid`` | digits, mnist | Fréchet distance in the LeNet's penultimate features |
+| ``cls_is`` | digits, mnist | Inception score of the shipped LeNet of the dataset (max 10), beside held-out real images' |
+| ``cls_fid`` | digits, mnist | Fréchet distance in the LeNet's penultimate features, beside its floor |
 | ``modes`` | ring8, grid25 | modes covered and fraction of high-quality samples (within 3σ) |
 | ``w2`` | gaussian | exact W₂ between the samples' fitted Gaussian and the target (Bures) |
 | ``emd`` | points | empirical W₁ and W₂ between samples and data points (POT) |
 
 Paper: Table 1 reports Inception scores. Every result records the sample count, the reference set
 (dataset, split, size) and the identity of the network weights it was computed with.
+
+The classifier metrics also score n = min(samples, held-out size) real images the LeNet never saw
+(:func:`proxgan.metrics.classifier.split`, ``"test"``) the same way: ``real_is`` beside ``cls_is``, and the
+``floor`` beside ``cls_fid`` — the Fréchet distance a generator that samples the data distribution itself
+reaches with n samples, since the estimate of the distance is biased upwards at finite n.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class EvalContext:
     data: Any  # proxgan.data.InMemoryData
     device: str = "cpu"
     inception_weights: str | Path | None = None
+    classifier_file: str | Path | None = None  # None: the shipped LeNet
     cache_dir: Path = field(default_factory=default_cache_dir)
     data_root: str | Path | None = None
     reference_samples: int | None = None  # None: the whole training set
@@ -107,8 +113,7 @@ class EvalContext:
     def classifier(self, metric: str) -> cls.TrainedClassifier:
         if self.data.name not in cls.CLASSIFIER_DATASETS:
             raise ProxganError(f"metric {metric!r} needs dataset digits or mnist, not {self.data.name!r}")
-        return self._once("classifier", lambda: cls.load_classifier(
-            self.data.name, root=self.data_root, cache_dir=self.cache_dir, progress=self._stage("training LeNet")))
+        return self._once("classifier", lambda: cls.load_classifier(self.data.name, self.classifier_file))
 
     def classifier_samples(self, metric: str) -> tuple[Tensor, Tensor]:
         net = self.classifier(metric)
@@ -132,6 +137,35 @@ class EvalContext:
 
         arrays = cached_arrays(path, compute)
         return arrays["mu"], arrays["sigma"]
+
+    def held_out(self) -> tuple[Tensor, dict]:
+        """n = min(samples, held-out size) held-out real images (a seeded subset when fewer), and their record.
+
+        MNIST's test split is read from ``data_root``, else from where the training data was loaded."""
+
+        def pick():
+            root = self.data_root if self.data_root is not None else self.data.meta.get("root")
+            x, _ = cls.split(self.data.name, "test", root)
+            n = min(len(self.samples), len(x))
+            if n < len(x):
+                x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]]
+            return x, {"dataset": self.data.name, "split": "test", "n": n, "digest": tensor_digest(x)}
+
+        return self._once("held_out", pick)
+
+    def held_out_classifier_outputs(self, metric: str) -> dict:
+        """The LeNet's feature moments and logits of :meth:`held_out`, cached on disk like the reference's."""
+        net = self.classifier(metric)
+        x, record = self.held_out()
+        path = cache_file(self.cache_dir, "lenet-held-out", dataset=record["dataset"], split=record["split"],
+                          res="x".join(map(str, x.shape[1:])), n=record["n"], data=record["digest"], net=net.identity)
+
+        def compute():
+            features, logits = net.outputs(x, device=self.device)
+            mu, sigma = gaussian_moments(features)
+            return {"mu": mu, "sigma": sigma, "logits": logits.numpy()}
+
+        return self._once("held_out_outputs", lambda: cached_arrays(path, compute))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -159,13 +193,18 @@ def _kid(ctx: EvalContext) -> dict:
 
 def _classifier_score(ctx: EvalContext) -> dict:
     _, logits = ctx.classifier_samples("cls_is")
-    return {**inc.inception_score(logits), **ctx.classifier_record("cls_is")}
+    real = inc.inception_score(torch.from_numpy(ctx.held_out_classifier_outputs("cls_is")["logits"]))
+    return {**inc.inception_score(logits), "real_is": {"mean": real["mean"], "std": real["std"]},
+            "held_out": ctx.held_out()[1], **ctx.classifier_record("cls_is")}
 
 
 def _classifier_fid(ctx: EvalContext) -> dict:
     features, _ = ctx.classifier_samples("cls_fid")
-    value = frechet_distance(*gaussian_moments(features), *ctx.reference_classifier_moments("cls_fid"))
-    return {"value": value, "reference": ctx.reference_record(), **ctx.classifier_record("cls_fid")}
+    reference = ctx.reference_classifier_moments("cls_fid")
+    held_out = ctx.held_out_classifier_outputs("cls_fid")
+    return {"value": frechet_distance(*gaussian_moments(features), *reference),
+            "floor": frechet_distance(held_out["mu"], held_out["sigma"], *reference),
+            "reference": ctx.reference_record(), "held_out": ctx.held_out()[1], **ctx.classifier_record("cls_fid")}
 
 
 def _modes(ctx: EvalContext) -> dict:
@@ -231,6 +270,7 @@ def evaluate(
     n_samples: int | None = None,
     device: str = "cpu",
     inception_weights: str | Path | None = None,
+    classifier: str | Path | None = None,
     cache_dir: str | Path | None = None,
     data_root: str | Path | None = None,
     reference_samples: int | None = None,
@@ -240,6 +280,7 @@ def evaluate(
 
     ``dataset`` is an ``InMemoryData`` or a dataset name for ``proxgan.data.load_dataset`` (with ``data_root``).
     ``metrics`` is a list or comma-separated string of :data:`METRICS` names (``"auto"``: :func:`default_metrics`).
+    ``classifier``: a LeNet file written by ``proxgan classifier`` for cls_is/cls_fid (default: the shipped one).
     """
     from proxgan.data import load_dataset
 
@@ -254,7 +295,7 @@ def evaluate(
         samples = samples[: check_positive_int("samples", n_samples)]
     if reference_samples is not None:
         reference_samples = check_positive_int("reference samples", reference_samples)
-    ctx = EvalContext(samples.detach().cpu(), dataset.to("cpu"), device, inception_weights,
+    ctx = EvalContext(samples.detach().cpu(), dataset.to("cpu"), device, inception_weights, classifier,
                       Path(cache_dir) if cache_dir is not None else default_cache_dir(), data_root,
                       reference_samples, progress=progress)
     results = {}
@@ -297,7 +338,9 @@ def evaluate_run(
     scores = evaluate(lambda n: run.sample(n, seed=seed), data, metrics, n_samples=n_samples, device=device,
                       data_root=root, **options)
     record = {"run_dir": str(run_dir), "checkpoint": checkpoint, "step": run.step, "seed": seed,
-              "metrics": {name: {**result, "step": run.step} for name, result in scores.items()}}
+              "generator": run.generator_kind,
+              "metrics": {name: {**result, "step": run.step, "generator": run.generator_kind}
+                          for name, result in scores.items()}}
     if (Path(run_dir) / RESULTS_NAME).is_file():
         doc = read_results(run_dir)  # a corrupt file is an error, never overwritten
         doc.setdefault("results", {}).setdefault("metrics", {}).update(record["metrics"])

@@ -1,32 +1,43 @@
-"""Metrics that need no Inception: a LeNet trained by proxgan on the dataset itself (MNIST, digits).
+"""Metrics that need no Inception: a LeNet trained on the dataset itself (MNIST, digits), shipped with proxgan.
 
 - classifier Inception score: exp(E_x KL(p(y|x) ‖ p(y))) with the LeNet's class posteriors (max 10);
 - classifier FID: the Fréchet distance (``frechet.frechet_distance``) between Gaussians fitted to the
   LeNet's penultimate features of the samples and of the training data.
 
-The LeNet is trained once on the training split (MNIST: 60,000 images; digits: a seeded 80 % of the
-1,797 images) and cached on disk with its held-out accuracy (MNIST: the 10,000 test images; digits:
-the other 20 %), which every score reports next to itself.
+The two LeNets ship inside the package (``classifiers/lenet-<dataset>.pt``, listed in :data:`SHIPPED_SHA256`)
+so every installation scores with the same network; loading checks the sha256 of the weights. Each was
+trained by :func:`retrain` — on the training split (MNIST: 60,000 images; digits: a seeded 80 % of the
+1,797 images), one torch thread, seed 0 — which reproduces it bit for bit on the same torch build and
+CPU (``proxgan classifier DATASET --out FILE``). Its accuracy on the held-out split (MNIST: the 10,000
+test images; digits: the other 20 %) is stored in the file and reported next to every score.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import pickle
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from proxgan.errors import ProxganError, check_choice
+from proxgan.errors import ProxganError, check_choice, check_existing_file
 from proxgan.io import atomic_write
 from proxgan.metrics.features import Progress, batched_apply
 
 CLASSIFIER_DATASETS = ("digits", "mnist")
-#: bump when the architecture or training recipe changes: old cache files are then ignored
-RECIPE_VERSION = 2
 EPOCHS = {"digits": 40, "mnist": 4}
 DIGITS_TEST_FRACTION = 0.2
+#: sha256 (:func:`weights_digest`) of the weights shipped in ``proxgan/metrics/classifiers/lenet-<dataset>.pt``
+SHIPPED_SHA256 = {
+    "digits": "fc9d15a8a4bb915adba34b4be17f039ee72e189eef5b4ef76d43afcd99212454",
+    "mnist": "7120474782b71f48000edd3ef874cdd448b56ac44d319b1b13fe235a1c2b1076",
+}
 
 
 class LeNet(nn.Module):
@@ -34,6 +45,7 @@ class LeNet(nn.Module):
 
     def __init__(self, channels: int = 1, resolution: int = 28, n_classes: int = 10, feature_dim: int = 128):
         super().__init__()
+        self.channels, self.resolution = channels, resolution
         self.body = nn.Sequential(
             nn.Conv2d(channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
@@ -55,16 +67,17 @@ class LeNet(nn.Module):
 
 @dataclass
 class TrainedClassifier:
-    """A LeNet with the dataset it was trained on and its held-out accuracy."""
+    """A LeNet with the dataset it was trained on, its held-out accuracy and the sha256 of its weights."""
 
     model: LeNet
     dataset: str
     test_accuracy: float
-    cache_path: str
+    sha256: str
 
     @property
     def identity(self) -> str:
-        return f"lenet-{self.dataset}-v{RECIPE_VERSION}"
+        """``lenet-<dataset>-<first 8 hex digits of the weights' sha256>``: recorded with every score."""
+        return f"lenet-{self.dataset}-{self.sha256[:8]}"
 
     def outputs(self, images: Tensor, *, batch_size: int = 512, device="cpu", progress: Progress | None = None):
         """(penultimate features, logits) of ``images`` in [-1, 1], computed in batches on ``device``."""
@@ -72,6 +85,18 @@ class TrainedClassifier:
         return batched_apply(
             self.model.features_and_logits, images, batch_size=batch_size, device=device, progress=progress
         )
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 of the weights: each state-dict entry's name, dtype, shape and bytes, in order.
+
+    It names the numbers, not the file, so it does not depend on torch's serialization format.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def train_classifier(
@@ -108,53 +133,87 @@ def accuracy(model: nn.Module, x: Tensor, labels: Tensor) -> float:
     return float((logits.argmax(1) == labels).double().mean())
 
 
-def train_test_split(dataset: str, root: str | Path | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(x_train, y_train, x_test, y_test): MNIST's official split; digits: a seeded 80/20 split."""
-    from proxgan.data import load_dataset, to_unit_range
+def split(dataset: str, part: str, root: str | Path | None = None) -> tuple[Tensor, Tensor]:
+    """(images in [-1, 1], labels) of the classifier's ``part``: ``"train"`` or the held-out ``"test"``.
 
+    MNIST: its official 60,000 / 10,000 split (``root``: torchvision's layout). digits: a seeded
+    (seed 0) permutation of the 1,797 images, the first 20 % held out.
+    """
+    from proxgan.data import load_dataset, mnist_split
+
+    check_choice("classifier dataset", dataset, CLASSIFIER_DATASETS)
+    check_choice("classifier split", part, ("train", "test"))
     if dataset == "mnist":
-        from torchvision.datasets import MNIST
-
-        train = load_dataset("mnist", root=root)
-        try:
-            test = MNIST(root=str(root), train=False)
-        except RuntimeError:
-            raise ProxganError(f"MNIST test split not found under {str(root)!r}: expected "
-                               "MNIST/raw/t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte") from None
-        return train.x, train.labels, to_unit_range(test.data).unsqueeze(1), test.targets.clone()
+        if part == "train":
+            train = load_dataset("mnist", root=root)
+            return train.x, train.labels
+        if root is None:
+            raise ProxganError("MNIST's held-out test split needs a data root: pass --data-root DIR")
+        return mnist_split(Path(root), "test")
     data = load_dataset("digits")
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     n_test = int(round(DIGITS_TEST_FRACTION * len(data)))
-    test, train = order[:n_test], order[n_test:]
-    return data.x[train], data.labels[train], data.x[test], data.labels[test]
+    keep = order[:n_test] if part == "test" else order[n_test:]
+    return data.x[keep], data.labels[keep]
 
 
-def load_classifier(
-    dataset: str, *, root: str | Path | None = None, cache_dir: str | Path, progress: Progress | None = None
-) -> TrainedClassifier:
-    """The cached LeNet for ``dataset`` (``cache_dir/classifier-<dataset>-v<recipe>.pt``), trained on a miss."""
+def retrain(dataset: str, *, root: str | Path | None = None,
+            progress: Callable[[int, int], None] | None = None) -> TrainedClassifier:
+    """The recipe of the shipped LeNets: :func:`train_classifier` on the ``"train"`` split for
+    ``EPOCHS[dataset]`` epochs, seed 0, scored on the ``"test"`` split.
+
+    It runs on one torch thread (restored afterwards), so that float reductions happen in one order and
+    the weights are identical bit for bit on the same torch build and CPU; the caller's RNG state is kept.
+    """
     check_choice("classifier dataset", dataset, CLASSIFIER_DATASETS)
-    path = Path(cache_dir) / f"classifier-{dataset}-v{RECIPE_VERSION}.pt"
-    cached = _read_cached(path)
-    if cached is not None:
-        return TrainedClassifier(cached[0], dataset, cached[1], str(path))
-    x_train, y_train, x_test, y_test = train_test_split(dataset, root)
-    model = train_classifier(x_train, y_train, epochs=EPOCHS[dataset], progress=progress)
-    acc = accuracy(model, x_test, y_test)
-    record = {"state": model.state_dict(), "shape": tuple(x_train.shape[1:]), "test_accuracy": acc}
-    atomic_write(path, lambda f: torch.save(record, f))
-    return TrainedClassifier(model, dataset, acc, str(path))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model = train_classifier(*split(dataset, "train", root), epochs=EPOCHS[dataset], progress=progress)
+        acc = accuracy(model, *split(dataset, "test", root))
+    finally:
+        torch.set_num_threads(threads)
+    return TrainedClassifier(model, dataset, acc, weights_digest(model))
 
 
-def _read_cached(path: Path) -> tuple[LeNet, float] | None:
-    """(model, accuracy) from a cache file, or None when absent or unreadable (then it is retrained)."""
-    if not path.is_file():
-        return None
+def save_classifier(classifier: TrainedClassifier, path: str | Path) -> Path:
+    """Write ``classifier`` to ``path`` (atomically) as :func:`load_classifier` reads it."""
+    record = {"dataset": classifier.dataset, "test_accuracy": classifier.test_accuracy,
+              "sha256": weights_digest(classifier.model), "shape": [classifier.model.channels, classifier.model.resolution],
+              "state": classifier.model.state_dict()}
+    buffer = io.BytesIO()  # a file object has no name for torch to put in the archive: equal weights, equal bytes
+    torch.save(record, buffer)
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def shipped_path(dataset: str) -> Path:
+    """Where the package keeps the shipped LeNet of ``dataset``."""
+    check_choice("classifier dataset", dataset, CLASSIFIER_DATASETS)
+    return Path(str(resources.files("proxgan.metrics") / "classifiers" / f"lenet-{dataset}.pt"))
+
+
+def load_classifier(dataset: str, path: str | Path | None = None) -> TrainedClassifier:
+    """The shipped LeNet of ``dataset`` (``path`` None, its sha256 checked against :data:`SHIPPED_SHA256`),
+    or a file written by :func:`save_classifier` (``proxgan classifier``), checked against its own record.
+
+    Any unreadable file, a classifier of another dataset, or weights whose sha256 differs: one ProxganError.
+    """
+    shipped = path is None
+    path = shipped_path(dataset) if shipped else check_existing_file("classifier file", path)
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
-        channels, _, resolution = record["shape"]
+        channels, resolution = record["shape"]
         model = LeNet(channels, resolution)
         model.load_state_dict(record["state"])
-        return model.eval(), float(record["test_accuracy"])
-    except Exception:  # noqa: BLE001 - any corrupt cache entry is simply retrained
-        return None
+        stored_dataset, test_accuracy, stored_sha = record["dataset"], float(record["test_accuracy"]), record["sha256"]
+    except (OSError, EOFError, RuntimeError, struct.error, pickle.UnpicklingError, KeyError, TypeError, ValueError) as exc:
+        raise ProxganError(f"cannot read classifier {str(path)!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    if stored_dataset != dataset:
+        raise ProxganError(f"classifier {str(path)!r} was trained on {stored_dataset!r}, not {dataset!r}")
+    sha = weights_digest(model)
+    expected = SHIPPED_SHA256[dataset] if shipped else stored_sha
+    if sha != expected:
+        raise ProxganError(f"classifier {str(path)!r} has weights with sha256 {sha[:16]}…, expected {expected[:16]}…: "
+                           "the file is damaged (reinstall proxgan, or retrain it with 'proxgan classifier')")
+    return TrainedClassifier(model.eval(), dataset, test_accuracy, sha)

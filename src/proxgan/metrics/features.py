@@ -39,7 +39,7 @@ def batched_apply(
 
 
 def default_cache_dir() -> Path:
-    """``$PROXGAN_CACHE`` or ``~/.cache/proxgan``: converted weights, trained classifiers, reference statistics."""
+    """``$PROXGAN_CACHE`` or ``~/.cache/proxgan``: converted weights and reference statistics."""
     return Path(os.environ.get("PROXGAN_CACHE", Path.home() / ".cache" / "proxgan"))
 
 

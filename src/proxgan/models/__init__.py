@@ -1,4 +1,5 @@
-"""Generator/discriminator pairs of the paper's experiments (§6) and the student reproduction.
+"""Generator/discriminator pairs of the paper's experiments (§6) and of Sharma & Baptista's
+reproduction ("Do GAN's always have Nash Equilibria?", 2022).
 
 ``build_models(arch, data_shape, ...)`` is the one entry point: ``"dcgan"`` for square images
 (C, R, R) with R in 8, 28, 32, 64; ``"mlp"`` for any data, images (C, H, W) with a tanh output or
@@ -14,7 +15,7 @@ from proxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from proxgan.models.mlp import MLPDiscriminator, MLPGenerator
 
 ARCHS = ("dcgan", "mlp")
-#: arch -> (latent_dim, dim): Gulrajani et al.'s DCGAN (128, DIM 64); the student's MLP (100, 128)
+#: arch -> (latent_dim, dim): Gulrajani et al.'s DCGAN (128, DIM 64); Sharma & Baptista's MLP (100, 128)
 DEFAULTS = {"dcgan": (128, 64), "mlp": (100, 128)}
 
 __all__ = [
@@ -24,6 +25,9 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "build_models",
+    "dcgan",
+    "layers",
+    "mlp",
 ]
 
 
@@ -37,8 +41,8 @@ def build_models(
 ) -> tuple[nn.Module, nn.Module]:
     """(G, D) for data of shape ``data_shape`` (one sample, no batch axis).
 
-    dcgan: ``dim`` is DIM. mlp: ``dim`` scales the student's widths, G hidden (dim, 2dim, 4dim,
-    8dim) and D hidden (4dim, 2dim); dim = 128 is exactly the student's network. Points (d,) get
+    dcgan: ``dim`` is DIM. mlp: ``dim`` scales Sharma & Baptista's widths, G hidden (dim, 2dim, 4dim,
+    8dim) and D hidden (4dim, 2dim); dim = 128 is exactly their network. Points (d,) get
     no tanh on G's output. ``None`` picks the architecture's default latent_dim/dim.
     """
     check_choice("architecture", arch, ARCHS)

@@ -1,4 +1,5 @@
-"""The student reproduction's MLP pair (seed 000, after the PyTorch-GAN WGAN example).
+"""The MLP pair of Sharma & Baptista's reproduction of the paper ("Do GAN's always have Nash Equilibria?",
+2022, §5), after the PyTorch-GAN WGAN example.
 
 G: latent (100) → 128 → 256 → 512 → 1024 → prod(data_shape), LeakyReLU(0.2), BatchNorm1d on all
 hidden layers but the first, Tanh for images. D: data → 512 → 256 → 1 with LeakyReLU(0.2).
@@ -33,7 +34,7 @@ class MLPGenerator(nn.Module):
         for i, (w_in, w_out) in enumerate(zip([latent_dim, *hidden], hidden)):
             layers.append(nn.Linear(w_in, w_out))
             if i > 0:
-                # As in the student's code: BatchNorm1d(out_feat, 0.8) passes 0.8 as the *eps*
+                # As in Sharma & Baptista's code: BatchNorm1d(out_feat, 0.8) passes 0.8 as the *eps*
                 # argument (not momentum). Replicated faithfully.
                 layers.append(nn.BatchNorm1d(w_out, 0.8))
             layers.append(nn.LeakyReLU(0.2, inplace=True))

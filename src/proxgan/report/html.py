@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from proxgan.report.verdicts import NOT_APPLICABLE, NOT_REPRODUCED, REPRODUCED
+from proxgan.report.verdicts import CONTRADICTED, INCONCLUSIVE, NOT_APPLICABLE, NOT_REPRODUCED, REPRODUCED
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-_VERDICT_CLASS = {REPRODUCED: "ok", NOT_REPRODUCED: "no", NOT_APPLICABLE: "na"}
+_VERDICT_CLASS = {REPRODUCED: "ok", CONTRADICTED: "against", INCONCLUSIVE: "unsure", NOT_REPRODUCED: "no",
+                  NOT_APPLICABLE: "na"}
 
 CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2327; max-width: 1100px;
@@ -30,6 +31,9 @@ section.claim { background: #fff; border: 1px solid #ddd; border-radius: 8px; pa
 .verdict { display: inline-block; padding: .15em .7em; border-radius: 1em; font-weight: 600; }
 .verdict.ok { background: #d7f5dd; color: #0b5d1e; } .verdict.no { background: #ffe6c7; color: #8a4b00; }
 .verdict.na { background: #e8e8e8; color: #444; }
+.verdict.against { background: #fbd5d5; color: #8b1a1a; }
+.verdict.unsure { background: #fff3b8; color: #5c4a00; border: 1px dashed #b39700; }
+.ci { color: #555; white-space: nowrap; }
 .reason { margin: .5em 0 1em; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 1em 0; flex: 1 1 420px; max-width: 100%; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #666; font-size: .85em; }
@@ -56,7 +60,8 @@ def png_data_uri(path: Path) -> str | None:
 
 
 def format_value(value: Any) -> str:
-    """One measured value as escaped HTML: mean ± std (n), numbers to 4 significant digits, tables for rows."""
+    """One measured value as escaped HTML: mean ± std (n) [95 % CI lo, hi], numbers to 4 significant digits,
+    tables for rows."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -68,6 +73,13 @@ def format_value(value: Any) -> str:
     if isinstance(value, str):
         return html.escape(value)
     if isinstance(value, Mapping):
+        if "mean" in value and "ci95" in value:
+            spread = f" ± {format_value(value['std'])}" if value.get("std") is not None else ""
+            n = f" (n = {value['n']})" if value.get("n") is not None else ""
+            ci = value["ci95"]
+            interval = (f' <span class="ci">[95 % CI {format_value(ci[0])}, {format_value(ci[1])}]</span>'
+                        if ci is not None else ' <span class="ci">[no interval]</span>')
+            return f"{format_value(value['mean'])}{spread}{n}{interval}"
         if "mean" in value and "std" in value:
             n = f" (n = {value['n']})" if value.get("n") is not None else ""
             return f"{format_value(value['mean'])} ± {format_value(value['std'])}{n}"

@@ -1,0 +1,122 @@
+"""The MNIST recipe search behind the ``mnist-fast`` config: train candidates, score them, tabulate, plot.
+
+Each candidate is ``proxgan train mnist-fast OVERRIDES`` run as its own process (its wall time is the
+whole command's, start-up and in-training evaluation included), then scored by
+``proxgan evaluate RUN --metrics cls_is,cls_fid --samples 5000``. Writes ``OUT/table.md`` (one row per
+candidate: overrides, steps, wall minutes, cls_is, cls_fid and its floor) and
+``OUT/quality_vs_time.png`` (the in-training evaluations of every run against wall-clock seconds).
+
+    python benchmarks/mnist_recipe.py --data-root ../shared/data --out runs/recipe [--only NAME,...] [--jobs 1]
+
+With ``--jobs`` > 1 candidates share the machine and their wall times are not those of a lone run;
+the table says how many ran at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+#: candidate name -> overrides of the shipped ``mnist-fast`` config (its own settings: "shipped")
+CANDIDATES: dict[str, list[str]] = {
+    "shipped": [],
+    "no-ema": ["train.average.kind=none"],
+    "fp32": ["train.amp=false"],
+    "constant-lr": ["train.lr_schedule=constant"],
+    "dim64": ["model.dim=64"],
+    "batch128": ["train.batch_size=128"],
+    "sngan": ["formulation=sngan"],
+    "hinge-sn": ["formulation=sngan-hinge"],
+    "wgan-gp": ["formulation=wgan-gp", "train.n_critic=5", "train.g_optimizer.betas=[0.5,0.9]",
+                "train.d_optimizer.betas=[0.5,0.9]", "train.g_optimizer.lr=1e-4", "train.d_optimizer.lr=1e-4"],
+}
+
+
+def run(command: list[str], log: Path) -> float:
+    """Run ``command`` with its output in ``log``; return its wall seconds (raise on failure)."""
+    start = time.perf_counter()
+    with log.open("w") as out:
+        subprocess.run(command, check=True, stdout=out, stderr=subprocess.STDOUT)
+    return time.perf_counter() - start
+
+
+def candidate(name: str, args: argparse.Namespace) -> dict:
+    out = args.out / name
+    if not (out / "results.json").is_file() or json.loads((out / "results.json").read_text())["results"].get("status") != "completed":
+        overrides = CANDIDATES[name] + args.extra
+        seconds = run(["proxgan", "train", "mnist-fast", *overrides, "--data-root", str(args.data_root), "--out", str(out)],
+                      args.out / f"{name}.train.log")
+        (args.out / f"{name}.wall").write_text(f"{seconds}\n")
+    run(["proxgan", "evaluate", str(out), "--metrics", "cls_is,cls_fid", "--samples", "5000", "--data-root", str(args.data_root)],
+        args.out / f"{name}.evaluate.log")
+    doc = json.loads((out / "results.json").read_text())
+    metrics = doc["results"]["metrics"]
+    return {
+        "name": name, "overrides": " ".join(CANDIDATES[name] + args.extra) or "(mnist-fast as shipped)",
+        "steps": doc["results"]["steps"], "wall_minutes": float((args.out / f"{name}.wall").read_text()) / 60,
+        "cls_is": metrics["cls_is"]["mean"], "cls_fid": metrics["cls_fid"]["value"],
+        "floor": metrics["cls_fid"].get("floor"), "evaluations": doc["results"]["evaluations"],
+    }
+
+
+def table(rows: list[dict], jobs: int) -> str:
+    lines = [f"candidates run {jobs} at a time; cls scores of 5,000 samples (the run's sampled generator)", "",
+             "| candidate | overrides of mnist-fast | steps | wall (min) | cls_is | cls_fid | floor | cls_fid / floor |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        floor = r["floor"]["value"] if isinstance(r["floor"], dict) else r["floor"]
+        ratio = f"{r['cls_fid'] / floor:.1f}" if floor else "—"
+        lines.append(f"| {r['name']} | `{r['overrides']}` | {r['steps']} | {r['wall_minutes']:.1f} | {r['cls_is']:.2f} | "
+                     f"{r['cls_fid']:.2f} | {floor if floor is None else f'{floor:.2f}'} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for r in rows:
+        evals = [e for e in r["evaluations"] if "wall_seconds" in e]
+        minutes = [e["wall_seconds"] / 60 for e in evals]
+        left.plot(minutes, [e["metrics"]["cls_is"]["mean"] for e in evals], marker=".", label=r["name"])
+        right.semilogy(minutes, [e["metrics"]["cls_fid"]["value"] for e in evals], marker=".", label=r["name"])
+    left.axhline(9.0, color="k", ls=":", lw=1)
+    left.set(xlabel="wall-clock minutes (training loop)", ylabel="classifier IS (in-training, 2,000 samples)")
+    right.set(xlabel="wall-clock minutes (training loop)", ylabel="classifier FID (in-training)")
+    left.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("runs/recipe"))
+    parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidate names")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every candidate")
+    args = parser.parse_args()
+    names = args.only.split(",")
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        sys.exit(f"error: unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda n: candidate(n, args), names))
+    text = table(rows, args.jobs)
+    (args.out / "table.md").write_text(text)
+    figure(rows, args.out / "quality_vs_time.png")
+    print(text)
+    print(f"figure: {args.out / 'quality_vs_time.png'}")
+
+
+if __name__ == "__main__":
+    main()
