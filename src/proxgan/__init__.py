@@ -2,9 +2,10 @@
 
 Reference toolkit for Farnia & Ozdaglar, *Do GANs always have Nash equilibria?* (ICML 2020).
 
-For use inside your own GAN code: :func:`proximal_update` (Algorithm 1's proximal discriminator update),
-:func:`nash_test` and :func:`proximal_test` (the equilibrium tests of §2 and §6.1 on your trained pair).
-They load torch on first use, so ``import proxgan`` stays light.
+For use inside your own GAN code: ``proxgan.proximal_update`` (Algorithm 1's proximal discriminator update,
+documented in :mod:`proxgan.proximal`), ``proxgan.nash_test`` and ``proxgan.proximal_test`` (the equilibrium
+tests of §2 and §6.1 on your trained pair, in :mod:`proxgan.equilibrium`). They load torch on first use, so
+``import proxgan`` stays light (no ``__all__``: the API reference walks every submodule instead).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ _EXPORTS = {
     "proximal_test": "proxgan.equilibrium",
 }
 
-__all__ = ["__version__", *_EXPORTS]
-
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
@@ -32,4 +31,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*globals(), *_EXPORTS])
