@@ -61,8 +61,8 @@ class RegularStrategy:
 class ProximalStrategy:
     """Algorithm 1's inner maximization, up to T steps with the ``proximal`` optimizer (its state persists).
 
-    The formulation runs :func:`proxgan.proximal.proximal_update`; its statistics are read with one host
-    copy per generator iteration. ``inner_steps`` is the number of inner steps taken (T unless ``proximal.tol``
+    The formulation runs :func:`proxgan.proximal.proximal_update`; its statistics stay 0-d tensors (read on the
+    host only when logged). ``inner_steps`` is the number of inner steps taken (T unless ``proximal.tol``
     stopped earlier); the penalty rows of ``proximal.penalty_batch`` come from the data stream.
     """
 
@@ -78,8 +78,7 @@ class ProximalStrategy:
                 trainer.D_sync, trainer.real_batch(), trainer.fake_batch(), self.config, optimizer=trainer.d_optimizer,
                 next_batch=lambda: (trainer.real_batch(), trainer.fake_batch()), generator=trainer.data_rng,
             )  # fmt: skip
-        d_loss, value, penalty = torch.stack([update.losses[-1], -update.loss, update.sobolev]).tolist()
-        return {"d_loss": d_loss, "value": value, "penalty": penalty, "inner_steps": float(update.steps)}
+        return {"d_loss": update.losses[-1], "value": -update.loss, "penalty": update.sobolev, "inner_steps": float(update.steps)}
 
 
 STRATEGIES: dict[str, type] = {"regular": RegularStrategy, "proximal": ProximalStrategy}
