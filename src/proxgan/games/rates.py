@@ -25,7 +25,7 @@ effective step kη_φ and conserves ‖θ‖²/η_θ + ‖φ‖²/(kη_φ) + θ�
 Any affine game (V = J z + v): every method is a linear map M of z − z* and ρ = spectral radius(M)²
 (:func:`iteration_matrix`), which is how ``quadratic`` games get their theoretical ρ.
 
-Iterate averaging (lecture; issue 11): the running average z̄_t = (1/t) Σ_{j<t} z_j of the first t
+Iterate averaging (Lecture 13; Yazıcı et al. 2019): the running average z̄_t = (1/t) Σ_{j<t} z_j of the first t
 iterates z_0, …, z_{t−1} of a linear method is exactly
 
     z̄_t − z* = (1/t) Σ_{j<t} M^j (z_0 − z*) = (1/t)(I − M)⁻¹(I − M^t)(z_0 − z*)

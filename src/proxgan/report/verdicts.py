@@ -73,7 +73,7 @@ PAPER_TABLE1: dict[tuple[str, int], dict[str, tuple[float, float]]] = {
     ("sngan", 128): {"regular": (5.62, 0.23), "proximal": (6.12, 0.22)},
 }
 
-#: Closed-form contraction factors on min_θ max_φ θ·φ with step η (lecture; issue 2). Their iteration
+#: Closed-form contraction factors on min_θ max_φ θ·φ with step η (Lecture 13). Their iteration
 #: matrices are scaled rotations, so every step contracts by exactly ρ; other methods (OGDA, (k,1)-GDA)
 #: are reported but not judged, their finite-window ρ carries a transient.
 GDA_RATE_FORMULAS = {"simgda": "1 + η²", "ppm": "1 / (1 + η²)", "eg": "1 − η² + η⁴"}
@@ -449,7 +449,7 @@ class Claim:
 
 
 CLAIMS: tuple[Claim, ...] = (
-    Claim("gda-rates", "Gradient descent-ascent on min θ·φ", "lecture (seed 004); issue 2",
+    Claim("gda-rates", "Gradient descent-ascent on min θ·φ", "Lecture 13, From GAN Training to Optimization of Differentiable Games",
           "On the bilinear game θ·φ with step η, simultaneous GDA spirals out at ρ = 1 + η², alternating GDA "
           "cycles on a bounded orbit while the average of its iterates converges at O(1/t), the proximal point "
           "method converges at ρ = 1/(1 + η²) and extragradient at ρ = 1 − η² + η⁴.", ("games",), judge_gda_rates,
