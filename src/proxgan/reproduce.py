@@ -102,7 +102,7 @@ def unavailable_module(stage: Stage) -> str | None:
 
 def select_stages(names: str | list[str] | None) -> list[Stage]:
     """The chosen stages (comma list or ``all``) plus the stages they read, in pipeline order."""
-    chosen = set(check_choices("stage", names or "all", [s.name for s in STAGES]))
+    chosen = set(check_choices("stage", "all" if names is None else names, [s.name for s in STAGES]))
     by_name = {s.name: s for s in STAGES}
     pending = list(chosen)
     while pending:

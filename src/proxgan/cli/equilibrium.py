@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from proxgan.cli import json_option, out_option, record_experiment
+from proxgan.cli import SEED, PathType, json_option, out_option, record_experiment
 
 
 @click.command("equilibrium")
-@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_dir", type=PathType(path_type=Path))
 @click.option("--test", "test", type=click.Choice(["nash", "proximal", "both"]), default="both", show_default=True,
               help="nash: min_θ V(G_θ, D_final) (eq. 5); proximal: min_θ V_λ^prox(G_θ, D_final) (eq. 19).")
 @click.option("--steps", type=int, default=200, show_default=True,
@@ -31,7 +31,7 @@ from proxgan.cli import json_option, out_option, record_experiment
 @click.option("--no-quality", is_flag=True, help="Do not track the sample-quality metric.")
 @click.option("--checkpoint", default="last", show_default=True, help="Checkpoint name in RUN_DIR/checkpoints or a path.")
 @click.option("--device", default="cpu", show_default=True, help="Device to run on (cpu, cuda).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the batches and the fixed latent codes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the batches and the fixed latent codes.")
 @out_option("equilibrium")
 @json_option
 def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: int, inner_lr: float | None,
@@ -51,7 +51,7 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
     from proxgan.errors import ProxganError
 
     if not run_dir.is_dir():
-        raise ProxganError(f"run directory {str(run_dir)!r} does not exist")
+        raise ProxganError(f"run directory {str(run_dir)!r} " + ("is not a directory" if run_dir.exists() else "does not exist"))
     bars: dict[str, tqdm] = {}
 
     def progress(name: str, step: int, total: int) -> None:

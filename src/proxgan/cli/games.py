@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from proxgan.cli import json_option, out_option, record_experiment
+from proxgan.cli import SEED, json_option, out_option, record_experiment
 from proxgan.errors import check_choice
 from proxgan.games.builtin import DIRAC_LOSSES, GAMES
 
@@ -30,7 +30,7 @@ def _game_options(game: str) -> list[Callable]:
     if game in ("bilinear", "quadratic"):
         options += [
             click.option("--coupling", type=float, default=1.0, show_default=True, help="Scale of A."),
-            click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random A (dim > 1)."),
+            click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random A (dim > 1)."),
         ]
     if game == "bilinear":
         options.append(click.option("--data-mean", type=float, default=None,
@@ -79,7 +79,8 @@ def summarize_run(doc: dict[str, Any]) -> str:
         final = "inf" if m["final_distance"] is None else f"{m['final_distance']:.3e}"
         line = f"{name:8} {rho:>10} {theory:>10} {final:>13}  {str(m['bounded']):7}  {m['converged']}"
         if "conserved_quantity" in m:
-            line += f"   conserved drift {m['conserved_quantity']['max_drift']:.1e}"
+            drift = m["conserved_quantity"]["max_drift"]
+            line += f"   conserved drift {'inf' if drift is None else format(drift, '.1e')}"
         lines.append(line)
     return "\n".join(lines)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from proxgan.cli import json_option, out_option
+from proxgan.cli import PathType, json_option, out_option
 
 
 #: scales whose models are small enough that one torch thread is fastest
@@ -35,7 +35,7 @@ def summarize(doc: dict[str, Any]) -> str:
               help="Comma list of stages to run: games, theory, train, nash, proximal, table1 (stages they read "
                    "are added).")
 @click.option("--force", is_flag=True, help="Rerun the selected stages even where their results exist.")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--data-root", type=PathType(path_type=Path, file_okay=False), default=None,
               help="Where MNIST / CIFAR-10 / CelebA live (torchvision layout), for --scale cpu and gpu.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for training and tests (cpu, cuda).")
 @click.option("--threads", type=int, default=None,
@@ -77,7 +77,7 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
 
 
 @click.command("report")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("directory", type=PathType(path_type=Path, file_okay=False))
 @json_option
 def report_command(directory: Path, as_json: bool) -> None:
     """Rewrite DIRECTORY/report.html from the results of an earlier 'proxgan reproduce --out DIRECTORY'.
