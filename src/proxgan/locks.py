@@ -55,6 +55,11 @@ def describe(record: dict[str, Any] | None) -> str:
 
 
 def _is_rank_zero() -> bool:
+    """Process 0 of a torch.distributed group (or of torchrun's RANK), or a process on its own."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
     return int(os.environ.get("RANK", "0") or 0) == 0
 
 

@@ -31,7 +31,11 @@ from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_choices
 from proxgan.io import atomic_write, write_json
+from proxgan.locks import owns
 from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, write_results
+
+#: what every stage's results.json must hold (checked whenever one is read back)
+STAGE_REQUIRES = ("results.summary",)
 
 #: ``progress(message)``: one line per event; the CLI prints it, library code never does.
 Progress = Callable[[str], None]
@@ -82,7 +86,7 @@ class Context:
     progress: Progress = field(default=lambda message: None)
 
     def stage_results(self, name: str) -> dict[str, Any]:
-        return read_results(self.root / name)
+        return read_results(self.root / name, require=STAGE_REQUIRES)
 
 
 # --- the pipeline ------------------------------------------------------------------------------
@@ -117,7 +121,7 @@ def _existing(stage_dir: Path, scale: str) -> dict[str, Any] | None:
     """The stage's results if it already ran at ``scale``; a different scale is an error."""
     if not (stage_dir / RESULTS_NAME).is_file():
         return None
-    doc = read_results(stage_dir)
+    doc = read_results(stage_dir, require=STAGE_REQUIRES)
     if doc["config"].get("scale") != scale:
         raise ProxganError(
             f"{str(stage_dir)!r} holds results at scale {doc['config'].get('scale')!r}, not {scale!r}; "
@@ -138,6 +142,7 @@ def run_stage(stage: Stage, context: Context) -> dict[str, Any]:
     )
 
 
+@owns("out_dir")
 def run_pipeline(
     out_dir: str | Path,
     *,
@@ -148,14 +153,15 @@ def run_pipeline(
     device: str = "cpu",
     progress: Progress | None = None,
     command: str = "proxgan reproduce",
+    smoke: bool = False,
 ) -> dict[str, Any]:
     """Run the selected stages into ``out_dir``, then write ``results.json`` and ``report.html`` there.
 
     Returns the top-level results document: ``results.stages[name] = {"status", "wall_seconds",
-    "summary"}`` and ``results.verdicts`` (one record per claim of the paper).
+    "summary"}`` and ``results.verdicts`` (one record per claim of the paper). ``smoke``: see :func:`get_scale`.
     """
     root = prepare_out_dir(out_dir)
-    the_scale = get_scale(scale, data_root=data_root)
+    the_scale = get_scale(scale, data_root=data_root, smoke=smoke)
     progress = progress or (lambda message: None)
     context = Context(root=root, scale=the_scale, device=device, progress=progress)
     selected = select_stages(stages)
@@ -188,8 +194,8 @@ def run_pipeline(
 
 def stage_documents(root: Path) -> dict[str, dict[str, Any] | None]:
     """Every stage's results document in ``root`` (None where the stage has no results)."""
-    return {s.name: read_results(root / s.name) if (root / s.name / RESULTS_NAME).is_file() else None
-            for s in STAGES}
+    return {s.name: read_results(root / s.name, require=STAGE_REQUIRES) if (root / s.name / RESULTS_NAME).is_file()
+            else None for s in STAGES}
 
 
 def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str, wall_seconds: float) -> None:
@@ -232,6 +238,7 @@ def environment(top: dict[str, Any], docs: dict[str, dict | None]) -> dict[str, 
     }
 
 
+@owns("out_dir")
 def write_report(out_dir: str | Path) -> Path:
     """(Re)write ``out_dir/report.html`` from the stage results there; the verdicts are recomputed and
     stored back into ``out_dir/results.json`` so both always agree."""
@@ -242,7 +249,7 @@ def write_report(out_dir: str | Path) -> Path:
     if not (root / RESULTS_NAME).is_file():
         raise ProxganError(f"{str(root)!r} holds no reproduction (no {RESULTS_NAME}); run 'proxgan reproduce' first")
     top = read_results(root)
-    if "stages" not in top.get("results", {}):
+    if not isinstance(top["results"].get("stages"), dict):
         raise ProxganError(f"{str(root / RESULTS_NAME)!r} is not a 'proxgan reproduce' result")
     docs = stage_documents(root)
     statuses = {name: entry["status"] for name, entry in top["results"]["stages"].items()}
@@ -568,11 +575,38 @@ SCALES: dict[str, Scale] = {
 }
 
 
-def get_scale(name: str, *, data_root: str | None = None) -> Scale:
-    """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in."""
+_SMOKE_TRAINING = ["train.batch_size=8", "train.n_critic=1", "proximal.steps=2", "log.every=1", "log.sample_every=1000000", "log.checkpoint_every=1000000"]
+#: what ``smoke`` sets in every scale: a handful of steps per stage (one critic step, two inner proximal steps),
+#: batches of 8, the fewest samples
+#: each metric takes (the Inception Score: one per split)
+_SMOKE = {
+    "games": {"steps": 20},
+    "theory": {"sigmas": 3, "lambdas": 3},
+    "train": {"steps": 2, "overrides": _SMOKE_TRAINING},
+    "equilibrium": {"steps": 2, "inner_steps": 2, "log_points": 2, "eval_size": 16, "batch_size": 8},
+    "table1": {"steps": 2, "samples": 10, "overrides": _SMOKE_TRAINING},
+}  # fmt: skip
+
+
+def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False) -> Scale:
+    """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in.
+
+    ``smoke`` keeps the scale's data, configs, models, DIMs and metrics but cuts every stage to a handful of
+    steps (:data:`_SMOKE`) and one seed: the whole pipeline of, say, ``gpu`` runs end to end in seconds on a
+    CPU. Its results are recorded as scale ``NAME+smoke``, so a real run never reuses them.
+    """
     from dataclasses import replace
 
-    return replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
+    scale = replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
+    if not smoke:
+        return scale
+    def cut(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        if "overrides" not in changes:
+            return params | changes
+        return params | changes | {"overrides": [*params.get("overrides", []), *changes["overrides"]]}
+
+    return replace(scale, name=f"{scale.name}+smoke", seeds=scale.seeds[:1],
+                   **{stage: cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()})
 
 
 STAGES: tuple[Stage, ...] = (

@@ -47,6 +47,7 @@ class _LazyGroup(click.Group):
     def main(self, args=None, prog_name=None, **extra):  # noqa: D401 - click signature
         extra.pop("standalone_mode", None)
         warnings.showwarning = _show_warning
+        warnings.simplefilter("always", ProxganWarning)
         try:
             code = super().main(args=args, prog_name=prog_name or "proxgan", standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help, not an error

@@ -41,10 +41,13 @@ def summarize(doc: dict[str, Any]) -> str:
 @click.option("--threads", type=int, default=None,
               help="CPU threads for torch. Default: 1 at the tiny and quick scales (their small models run fastest "
                    "on one thread), torch's own choice at cpu and gpu.")
+@click.option("--smoke", is_flag=True,
+              help="Same data, models and metrics, but every stage cut to a handful of steps and one seed: checks "
+                   "the whole pipeline of a scale in seconds (results recorded as scale NAME+smoke).")
 @out_option("reproduce")
 @json_option
 def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,
-                      threads: int | None, out: Path, as_json: bool) -> None:
+                      threads: int | None, smoke: bool, out: Path, as_json: bool) -> None:
     """Run the paper end to end and write OUT/report.html (self-contained) and OUT/results.json.
 
     Stages: the GDA family on θ·φ; Theorems 1–3 on Gaussian GANs; the Nash and proximal-equilibrium
@@ -68,7 +71,7 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
         click.echo(message, err=as_json)
 
     doc = run_pipeline(out, scale=scale, stages=stages, force=force, data_root=None if data_root is None
-                       else str(data_root), device=device, progress=progress, command=command_line())
+                       else str(data_root), device=device, progress=progress, command=command_line(), smoke=smoke)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
