@@ -592,21 +592,23 @@ def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False) -
     """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in.
 
     ``smoke`` keeps the scale's data, configs, models, DIMs and metrics but cuts every stage to a handful of
-    steps (:data:`_SMOKE`) and one seed: the whole pipeline of, say, ``gpu`` runs end to end in seconds on a
-    CPU. Its results are recorded as scale ``NAME+smoke``, so a real run never reuses them.
+    steps (:data:`_SMOKE`), one seed and Table 1's first formulation: the whole pipeline of, say, ``gpu`` runs
+    end to end on a CPU. Its results are recorded as scale ``NAME+smoke``, so a real run never reuses them.
     """
     from dataclasses import replace
 
     scale = replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
     if not smoke:
         return scale
+
     def cut(params: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         if "overrides" not in changes:
             return params | changes
         return params | changes | {"overrides": [*params.get("overrides", []), *changes["overrides"]]}
 
-    return replace(scale, name=f"{scale.name}+smoke", seeds=scale.seeds[:1],
-                   **{stage: cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()})
+    smoked = {stage: cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()}
+    smoked["table1"]["formulations"] = scale.table1["formulations"][:1]
+    return replace(scale, name=f"{scale.name}+smoke", seeds=scale.seeds[:1], **smoked)
 
 
 STAGES: tuple[Stage, ...] = (

@@ -78,13 +78,16 @@ def summarize(doc: dict[str, Any]) -> str:
     """The answer sentences, then start → end of each tracked quantity per test."""
     results = doc["results"]
     lines = [t["sentence"] for t in results["tests"].values()]
+    def number(x: float | None) -> str:
+        return "nan" if x is None else f"{x:.4g}"  # results.json stores NaN/inf as null
+
     for name, t in results["tests"].items():
         s = t["summary"]
-        line = f"{name}: V(G, D_final) {s['objective_start']:.4g} -> {s['objective_end']:.4g}"
+        line = f"{name}: V(G, D_final) {number(s['objective_start'])} -> {number(s['objective_end'])}"
         if s["proximal_objective_start"] is not None:
-            line += f", V^prox {s['proximal_objective_start']:.4g} -> {s['proximal_objective_end']:.4g}"
+            line += f", V^prox {number(s['proximal_objective_start'])} -> {number(s['proximal_objective_end'])}"
         if s["quality_start"] is not None:
-            line += f", {results['quality_metric']} {s['quality_start']:.4g} -> {s['quality_end']:.4g}"
+            line += f", {results['quality_metric']} {number(s['quality_start'])} -> {number(s['quality_end'])}"
         lines.append(line)
     if results["quality_note"]:
         lines.append(f"note: {results['quality_note']}")
