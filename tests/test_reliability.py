@@ -308,6 +308,12 @@ def test_invalid_input_is_one_line_and_exit_2(run_dir, tmp_path, args, message):
     assert digests(run_dir) == before
 
 
+def test_commands_that_update_a_directory_do_not_create_it(tmp_path):
+    one_line_error(invoke("evaluate", tmp_path / "a"), "run directory", "does not exist")
+    one_line_error(invoke("report", tmp_path / "b"), "holds no reproduction")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
 def test_cuda_without_cuda_is_named_as_such(run_dir, tmp_path):
     one_line_error(invoke("equilibrium", run_dir, "--device", "cuda", "--out", tmp_path / "e"), "no CUDA device")

@@ -64,10 +64,14 @@ def _is_rank_zero() -> bool:
 
 
 @contextlib.contextmanager
-def owned_directory(directory: str | Path, command: str | None = None) -> Iterator[Path]:
-    """Create ``directory`` if needed and hold its lock for the duration; refuse if another process holds it."""
-    directory = check_path("output directory", directory)
-    if not _is_rank_zero():
+def owned_directory(directory: str | Path, command: str | None = None, *, create: bool = True) -> Iterator[Path]:
+    """Hold ``directory``'s lock for the duration, creating the directory; refuse if another process holds it.
+
+    With ``create`` false a directory that does not exist is left alone (and not locked): the caller, which
+    only updates an existing directory, names what is missing.
+    """
+    directory = check_path("directory", directory)
+    if not _is_rank_zero() or not create and not directory.is_dir():
         yield directory
         return
     from proxgan.results import prepare_out_dir
@@ -107,7 +111,7 @@ def owned_directory(directory: str | Path, command: str | None = None) -> Iterat
         handle.close()  # releases the flock; the file stays (deleting it would race with a waiting process)
 
 
-def owns(parameter: str) -> Callable[[F], F]:
+def owns(parameter: str, *, create: bool = True) -> Callable[[F], F]:
     """Decorator: the call holds :func:`owned_directory` on its argument ``parameter`` throughout."""
 
     def wrap(function: F) -> F:
@@ -117,7 +121,7 @@ def owns(parameter: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(*args, **kwargs)
             command = bound.arguments.get("command") or None
-            with owned_directory(bound.arguments[parameter], command):
+            with owned_directory(bound.arguments[parameter], command, create=create):
                 return function(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -238,7 +238,7 @@ def environment(top: dict[str, Any], docs: dict[str, dict | None]) -> dict[str, 
     }
 
 
-@owns("out_dir")
+@owns("out_dir", create=False)
 def write_report(out_dir: str | Path) -> Path:
     """(Re)write ``out_dir/report.html`` from the stage results there; the verdicts are recomputed and
     stored back into ``out_dir/results.json`` so both always agree."""

@@ -288,7 +288,7 @@ def evaluate_generator(
     return evaluate(sample_fn, data, metric_names, n_samples=n_samples, device=device, **options)
 
 
-@owns("run_dir")
+@owns("run_dir", create=False)
 def evaluate_run(
     run_dir: str | Path, metrics: str | list[str] = "auto", *, n_samples: int = 50_000, checkpoint: str = "last",
     device: str = "cpu", seed: int = 0, data_root: str | Path | None = None, **options: Any,
