@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from proxgan.errors import ProxganError
+
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     """Write a file through ``write(fileobj)`` into a temporary sibling, fsync, then ``os.replace``.
@@ -67,7 +69,7 @@ CHECKSUM_MAGIC = b"PROXGAN-CHECKSUMMED"
 def write_checksummed(path: str | Path, payload: bytes) -> Path:
     """Atomically write ``payload`` behind a header line ``PROXGAN-CHECKSUMMED sha256 <hex> <length>``."""
     header = b"%s sha256 %s %d\n" % (CHECKSUM_MAGIC, hashlib.sha256(payload).hexdigest().encode(), len(payload))
-    return atomic_write(path, lambda f: (f.write(header), f.write(payload)))
+    return atomic_write(path, lambda f: f.write(header + payload))
 
 
 def read_checksummed(path: str | Path, what: str) -> bytes:
@@ -76,8 +78,6 @@ def read_checksummed(path: str | Path, what: str) -> bytes:
     Any damage (a flipped byte, a truncated or overwritten file, a file of another kind) is one
     :class:`~proxgan.errors.ProxganError` naming ``what`` and the file.
     """
-    from proxgan.errors import ProxganError
-
     path = Path(path)
     try:
         data = path.read_bytes()
