@@ -25,13 +25,13 @@ from pathlib import Path
 #: candidate name -> overrides of the shipped ``mnist-fast`` config (its own settings: "shipped")
 CANDIDATES: dict[str, list[str]] = {
     "shipped": [],
+    "lr-2e-4": ["train.g_optimizer.lr=2e-4", "train.d_optimizer.lr=2e-4", "train.lr_schedule=constant",
+                "train.average.start=500"],
+    "lr-1e-3": ["train.g_optimizer.lr=1e-3", "train.d_optimizer.lr=1e-3"],
+    "fp32-constant-lr": ["train.amp=false", "train.lr_schedule=constant"],
+    "dim48": ["model.dim=48"],
+    "hinge-sn": ["formulation=sngan-hinge", "train.g_optimizer.lr=2e-4", "train.d_optimizer.lr=2e-4"],
     "no-ema": ["train.average.kind=none"],
-    "fp32": ["train.amp=false"],
-    "constant-lr": ["train.lr_schedule=constant"],
-    "dim64": ["model.dim=64"],
-    "batch128": ["train.batch_size=128"],
-    "sngan": ["formulation=sngan"],
-    "hinge-sn": ["formulation=sngan-hinge"],
     "wgan-gp": ["formulation=wgan-gp", "train.n_critic=5", "train.g_optimizer.betas=[0.5,0.9]",
                 "train.d_optimizer.betas=[0.5,0.9]", "train.g_optimizer.lr=1e-4", "train.d_optimizer.lr=1e-4"],
 }

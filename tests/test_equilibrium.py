@@ -379,7 +379,7 @@ def test_resume_refuses_a_different_config_or_a_corrupt_state(tmp_path):
     with pytest.raises(ProxganError, match="different fingerprint"):
         run_test("nash", mlp_setting(seed=1), small(), state_path=state)
     state.write_bytes(b"not a checkpoint")
-    with pytest.raises(ProxganError, match="corrupt equilibrium checkpoint"):
+    with pytest.raises(ProxganError, match="damaged equilibrium checkpoint .* no checksum header"):
         run_test("nash", setting, small(), state_path=state)
 
 
@@ -474,7 +474,7 @@ def test_cli_missing_run_and_corrupt_checkpoint_are_one_line_exit_2(tiny_run, tm
     shutil.copytree(tiny_run, broken)
     (broken / "checkpoints" / "last.pt").write_bytes(b"garbage")
     res = invoke(broken, "--out", tmp_path / "eq")
-    assert res.exit_code == 2 and "corrupt checkpoint" in res.output and res.output.strip().count("\n") == 0
+    assert res.exit_code == 2 and "damaged checkpoint" in res.output and res.output.strip().count("\n") == 0
 
 
 # --- cross-check with the theorem lab's exact gaps (Theorem 1, 1-D WGAN) --------------------------

@@ -61,7 +61,7 @@ def test_evaluate_bad_input_is_one_line_exit_2(ring_run, args, message):
 
 def test_evaluate_missing_run_and_corrupt_results(tmp_path, ring_run):
     res = invoke("evaluate", tmp_path / "absent")
-    assert res.exit_code == 2 and "no checkpoint" in res.output
+    assert res.exit_code == 2 and "does not exist" in res.output and not (tmp_path / "absent").exists()
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "checkpoints").mkdir()

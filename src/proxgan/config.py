@@ -164,9 +164,13 @@ def _read_yaml(source: str | Path) -> dict[str, Any]:
             )
         path = Path(str(resources.files("proxgan") / "configs" / f"{source}.yaml"))
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ProxganError(f"cannot parse config {str(path)!r}: {' '.join(str(exc).split())}") from None
+    except UnicodeDecodeError as exc:
+        raise ProxganError(f"config {str(path)!r} is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+    except OSError as exc:
+        raise ProxganError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
     if not isinstance(raw, dict):
         raise ProxganError(f"config {str(path)!r} must be a mapping of keys to values")
     return raw

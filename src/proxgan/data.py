@@ -6,9 +6,10 @@ costs one ``randint`` and one ``index_select`` — no per-sample PIL transforms 
 
 - ``digits``: scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn: the
   embedded default, no download).
-- ``mnist`` (28×28): read from its IDX files in torchvision's layout under ``root``; ``cifar10`` (32×32),
-  ``celeba`` (64×64, aligned faces center-cropped to 108×108, then resized): torchvision datasets under
-  ``root``. Downloaded (by torchvision) only when asked.
+- ``mnist`` (28×28): read from its IDX files in torchvision's layout under ``root``; ``cifar10`` (32×32)
+  and ``celeba`` (64×64, aligned faces center-cropped to 108×108, then resized): the torchvision layouts
+  under ``root`` (CIFAR-10's pickled batches and CelebA's JPEGs + list_eval_partition.txt read here, their
+  contents validated). Downloaded (by torchvision) only when asked.
 - ``gaussian``: N(μ·1, σ²I) in ``dim`` dimensions (the Gaussian games of §3–4).
 - ``ring8``: 8 Gaussians of std 0.02 on the circle of radius 2; ``grid25``: 25 Gaussians of std 0.05
   on the grid {-4, -2, 0, 2, 4}² (the mode-collapse benchmarks of Metz et al. 2017 and
@@ -168,32 +169,90 @@ def _mnist(root: Path, download: bool) -> InMemoryData:
     return InMemoryData("mnist", x, labels, {"resolution": 28, "root": str(root)})  # where the test split is, for metrics
 
 
+CIFAR10_FOLDER, CIFAR10_TRAIN_BATCHES = "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
 def _cifar10(root: Path, download: bool) -> InMemoryData:
-    from torchvision.datasets import CIFAR10
+    """CIFAR-10's 50,000 training images read from the python-version batches (``root/cifar-10-batches-py``).
+
+    Each ``data_batch_i`` is a pickled dict: ``data`` a uint8 array (N, 3072) of N 32×32 images in
+    channel-major (R, G, B planes) order and ``labels`` N classes in 0..9. Downloads go through torchvision.
+    """
+    import numpy as np
+
+    folder = root / CIFAR10_FOLDER
+    if download:
+        from torchvision.datasets import CIFAR10
+
+        CIFAR10(root=str(root), train=True, download=True)  # fetches and md5-checks the archive
+    if not all((folder / name).is_file() for name in CIFAR10_TRAIN_BATCHES):
+        raise _missing("CIFAR-10", root, f"{CIFAR10_FOLDER}/data_batch_1 … data_batch_5 and batches.meta")
+    images, labels = [], []
+    for name in CIFAR10_TRAIN_BATCHES:
+        batch = _unpickle(folder / name)
+        data = np.asarray(batch.get("data") if isinstance(batch, dict) else None)
+        targets = np.asarray(batch.get("labels", []) if isinstance(batch, dict) else [])
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or targets.shape != (len(data),) \
+                or not np.isin(targets, np.arange(10)).all():
+            raise ProxganError(f"damaged CIFAR-10 batch {str(folder / name)!r}: expected 'data' uint8 (N, 3072) "
+                               "and N 'labels' in 0..9")  # fmt: skip
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(targets)
+    x = to_unit_range(torch.from_numpy(np.concatenate(images)))
+    return InMemoryData("cifar10", x, torch.from_numpy(np.concatenate(labels)).long(), {"resolution": 32})
+
+
+def _unpickle(path: Path) -> object:
+    """A CIFAR batch as torchvision reads it (``pickle`` with latin-1 strings); unreadable is a ProxganError."""
+    import pickle
 
     try:
-        ds = CIFAR10(root=str(root), train=True, download=download)
-    except RuntimeError:
-        raise _missing("CIFAR-10", root, "cifar-10-batches-py/data_batch_1 … data_batch_5 and batches.meta") from None
-    x = to_unit_range(torch.as_tensor(ds.data).permute(0, 3, 1, 2).contiguous())
-    return InMemoryData("cifar10", x, torch.as_tensor(ds.targets), {"resolution": 32})
+        with path.open("rb") as f:
+            return pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError, OSError) as exc:
+        raise ProxganError(f"damaged CIFAR-10 batch {str(path)!r}: cannot unpickle it ({type(exc).__name__})") from None
+
+
+CELEBA_FOLDER, CELEBA_PARTITION, CELEBA_IMAGES = "celeba", "list_eval_partition.txt", "img_align_celeba"
 
 
 def _celeba(root: Path, download: bool, crop: int = 108, resolution: int = 64) -> InMemoryData:
-    """CelebA's aligned training faces, center-cropped to ``crop`` pixels and resized to ``resolution`` (once)."""
+    """CelebA's aligned training faces (partition 0 of ``list_eval_partition.txt``: ``<image> <0|1|2>`` lines),
+    JPEGs from ``img_align_celeba/``, center-cropped to ``crop`` pixels and resized to ``resolution`` (once).
+    Downloads go through torchvision."""
     import numpy as np
-    from torchvision.datasets import CelebA
+    from PIL import Image, UnidentifiedImageError
     from torchvision.transforms.v2 import functional as F
 
-    try:
-        ds = CelebA(root=str(root), split="train", target_type=[], download=download)
-    except RuntimeError:
-        raise _missing(
-            "CelebA", root, "celeba/img_align_celeba/ and celeba/list_eval_partition.txt (with the other list_*.txt)"
-        ) from None
-    x = torch.empty(len(ds), 3, resolution, resolution, dtype=torch.uint8)
-    for i in range(len(ds)):
-        image = torch.from_numpy(np.asarray(ds[i][0])).permute(2, 0, 1)
+    folder = root / CELEBA_FOLDER
+    if download:
+        from torchvision.datasets import CelebA
+
+        CelebA(root=str(root), split="train", target_type=[], download=True)
+    partition = folder / CELEBA_PARTITION
+    if not partition.is_file() or not (folder / CELEBA_IMAGES).is_dir():
+        raise _missing("CelebA", root, f"{CELEBA_FOLDER}/{CELEBA_IMAGES}/ and {CELEBA_FOLDER}/{CELEBA_PARTITION} "
+                       "(with the other list_*.txt)")  # fmt: skip
+    names = []
+    for number, line in enumerate(partition.read_bytes().decode("utf-8", "replace").splitlines(), 1):
+        fields = line.split()
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            if line.strip():
+                raise ProxganError(f"damaged {str(partition)!r}: line {number} is not '<image> <0|1|2>'")
+            continue
+        if fields[1] == "0":
+            names.append(fields[0])
+    if not names:
+        raise ProxganError(f"{str(partition)!r} lists no training image (partition 0)")
+    x = torch.empty(len(names), 3, resolution, resolution, dtype=torch.uint8)
+    for i, name in enumerate(names):
+        path = folder / CELEBA_IMAGES / name
+        try:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            raise ProxganError(f"cannot read CelebA image {str(path)!r}: {type(exc).__name__}") from None
+        image = torch.from_numpy(pixels.copy()).permute(2, 0, 1)
         x[i] = F.resize(F.center_crop(image, [crop, crop]), [resolution, resolution], antialias=True)
     return InMemoryData("celeba", to_unit_range(x), None, {"resolution": resolution})
 

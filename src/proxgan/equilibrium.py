@@ -33,8 +33,9 @@ import torch
 from torch import Tensor, nn
 
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
-from proxgan.io import atomic_write
 from proxgan.gradients import scores_and_input_gradients
+from proxgan.io import read_checksummed, write_checksummed
+from proxgan.locks import owns
 from proxgan.objectives import Formulation, LossFormulation
 from proxgan.proximal import OPTIMIZERS, ProximalConfig, frozen_copy, sobolev_penalty
 from proxgan.rules import describe_fall, equilibrium_verdict
@@ -275,21 +276,29 @@ def evaluate_batches(test: str, G: nn.Module, D_frozen: nn.Module, D_work: nn.Mo
 # the test loop with checkpoints
 
 
+#: what a saved test state holds besides its header, with the type of each entry
+STATE_FIELDS = {"step": int, "curve": list, "samples": dict, "generator": dict, "optimizer": dict}
+
+
 def _save_state(path: Path, state: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    write_checksummed(path, buf.getvalue())
 
 
 def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
-    """The saved state at ``path`` if it belongs to the same test, config and run; None if absent."""
+    """The saved state at ``path`` (checksum verified) if it belongs to the same test, config and run; None if absent."""
     if not path.is_file():
         return None
+    payload = read_checksummed(path, "equilibrium checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
         header = {k: state[k] for k in expected}
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
         raise ProxganError(f"corrupt equilibrium checkpoint {str(path)!r}: {type(exc).__name__}") from None
+    for key, kind in STATE_FIELDS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise ProxganError(f"corrupt equilibrium checkpoint {str(path)!r}: {key!r} is missing or not a {kind.__name__}")
     for key, value in expected.items():
         if header[key] != value:
             raise ProxganError(
@@ -480,6 +489,7 @@ def equilibrium_state_path(out_dir: str | Path, test: str) -> Path:
     return Path(out_dir) / f"state_{test}.pt"
 
 
+@owns("out_dir")
 def run_equilibrium(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -651,6 +661,7 @@ def _draw_samples(ax, samples: Tensor, data) -> None:
     ax.scatter(real[:, 0], real[:, 1], s=1, c="0.75")
     ax.scatter(samples[:, 0], samples[:, 1], s=1, c="C3")
     both = torch.cat([real, samples.float()])
+    both = both[both.isfinite().all(1)]  # a diverged generator's NaN/inf samples cannot set the limits
     lo, hi = both.min(0).values - 0.5, both.max(0).values + 0.5
     ax.set_xlim(lo[0].item(), hi[0].item())
     ax.set_ylim(lo[1].item(), hi[1].item())

@@ -1,7 +1,8 @@
-"""Atomic file writes and JSON conversion shared by results, checkpoints and reports."""
+"""Atomic file writes, checksummed containers and JSON conversion shared by results, checkpoints and reports."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -9,6 +10,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from proxgan.errors import ProxganError
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
@@ -18,8 +21,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; the finished file follows the umask
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -29,6 +33,66 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(folder: str | Path, *, skip: Callable[[Path], bool] = lambda d: False) -> list[Path]:
+    """Delete the ``.NAME.*.tmp`` files that an interrupted :func:`atomic_write` left under ``folder``.
+
+    Call it only while owning ``folder`` (see :mod:`proxgan.locks`): then no write is in flight there.
+    Sub-folders for which ``skip(folder)`` is true (another owner's) are left alone. Returns what was removed.
+    """
+    removed = []
+    for entry in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
+        if entry.is_dir() and not entry.is_symlink():
+            if not skip(entry):
+                removed += remove_stale_temporaries(entry, skip=skip)
+        elif entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+#: first line of a checksummed file: magic, hash name, hex digest of the payload, payload length
+CHECKSUM_MAGIC = b"PROXGAN-CHECKSUMMED"
+
+
+def write_checksummed(path: str | Path, payload: bytes) -> Path:
+    """Atomically write ``payload`` behind a header line ``PROXGAN-CHECKSUMMED sha256 <hex> <length>``."""
+    header = b"%s sha256 %s %d\n" % (CHECKSUM_MAGIC, hashlib.sha256(payload).hexdigest().encode(), len(payload))
+    return atomic_write(path, lambda f: f.write(header + payload))
+
+
+def read_checksummed(path: str | Path, what: str) -> bytes:
+    """The payload of a :func:`write_checksummed` file, after checking its length and sha256.
+
+    Any damage (a flipped byte, a truncated or overwritten file, a file of another kind) is one
+    :class:`~proxgan.errors.ProxganError` naming ``what`` and the file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProxganError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    header, newline, payload = data.partition(b"\n")
+    fields = header.split(b" ")
+    if not newline or len(fields) != 4 or fields[0] != CHECKSUM_MAGIC or fields[1] != b"sha256":
+        raise ProxganError(f"damaged {what} {str(path)!r}: no checksum header (overwritten, or not a proxgan file)")
+    digest, length = fields[2].decode("ascii", "replace"), fields[3].decode("ascii", "replace")
+    if not length.isdigit() or int(length) != len(payload):
+        raise ProxganError(f"damaged {what} {str(path)!r}: {len(payload)} payload bytes, the header says {length} (truncated or overwritten)")
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise ProxganError(f"damaged {what} {str(path)!r}: sha256 of the contents does not match the checksum written with it")
+    return payload
 
 
 def to_jsonable(obj: Any) -> Any:

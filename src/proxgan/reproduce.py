@@ -34,7 +34,11 @@ from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_choices, check_positive_int
 from proxgan.io import atomic_write, write_json
+from proxgan.locks import owns
 from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, write_results
+
+#: what every stage's results.json must hold (checked whenever one is read back)
+STAGE_REQUIRES = ("results.summary",)
 
 #: ``progress(message)``: one line per event; the CLI prints it, library code never does.
 Progress = Callable[[str], None]
@@ -88,7 +92,7 @@ class Context:
     pool: Any = None
 
     def stage_results(self, name: str) -> dict[str, Any]:
-        return read_results(self.root / name)
+        return read_results(self.root / name, require=STAGE_REQUIRES)
 
     def run_tasks(self, tasks: list) -> list[Any]:
         """The results of independent runs (:class:`proxgan.parallel.Task`), in the pipeline's
@@ -113,7 +117,7 @@ def unavailable_module(stage: Stage) -> str | None:
 
 def select_stages(names: str | list[str] | None) -> list[Stage]:
     """The chosen stages (comma list or ``all``) plus the stages they read, in pipeline order."""
-    chosen = set(check_choices("stage", names or "all", [s.name for s in STAGES]))
+    chosen = set(check_choices("stage", "all" if names is None else names, [s.name for s in STAGES]))
     by_name = {s.name: s for s in STAGES}
     pending = list(chosen)
     while pending:
@@ -128,7 +132,7 @@ def _existing(stage_dir: Path, scale: str) -> dict[str, Any] | None:
     """The stage's results if it already ran at ``scale``; a different scale is an error."""
     if not (stage_dir / RESULTS_NAME).is_file():
         return None
-    doc = read_results(stage_dir)
+    doc = read_results(stage_dir, require=STAGE_REQUIRES)
     if doc["config"].get("scale") != scale:
         raise ProxganError(
             f"{str(stage_dir)!r} holds results at scale {doc['config'].get('scale')!r}, not {scale!r}; "
@@ -149,6 +153,7 @@ def run_stage(stage: Stage, context: Context) -> dict[str, Any]:
     )
 
 
+@owns("out_dir")
 def run_pipeline(
     out_dir: str | Path,
     *,
@@ -161,17 +166,19 @@ def run_pipeline(
     command: str = "proxgan reproduce",
     jobs: int = 1,
     threads: int | None = None,
+    smoke: bool = False,
 ) -> dict[str, Any]:
     """Run the selected stages into ``out_dir``, then write ``results.json`` and ``report.html`` there.
 
     The independent runs of a stage (trained GANs, equilibrium tests, Table 1's runs) go to ``jobs``
     worker processes with ``threads`` torch threads each (default max(1, cores // jobs)); with ``jobs = 1``
-    they run in this process, at its own thread count. The results do not depend on ``jobs``. Returns the top-level results document: ``results.stages[name] = {"status",
+    they run in this process, at its own thread count. The results do not depend on ``jobs``. ``smoke``:
+    see :func:`get_scale`. Returns the top-level results document: ``results.stages[name] = {"status",
     "wall_seconds", "summary"}`` and ``results.verdicts`` (one record per claim of the paper).
     """
     from proxgan.parallel import WorkerPool, threads_per_job
 
-    the_scale = get_scale(scale, data_root=data_root)
+    the_scale = get_scale(scale, data_root=data_root, smoke=smoke)
     jobs = check_positive_int("jobs", jobs)
     threads = threads_per_job(jobs, threads)
     selected = select_stages(stages)
@@ -216,8 +223,8 @@ def _run_stages(selected: list[Stage], context: Context, *, force: bool) -> tupl
 
 def stage_documents(root: Path) -> dict[str, dict[str, Any] | None]:
     """Every stage's results document in ``root`` (None where the stage has no results)."""
-    return {s.name: read_results(root / s.name) if (root / s.name / RESULTS_NAME).is_file() else None
-            for s in STAGES}
+    return {s.name: read_results(root / s.name, require=STAGE_REQUIRES) if (root / s.name / RESULTS_NAME).is_file()
+            else None for s in STAGES}
 
 
 def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str, wall_seconds: float,
@@ -262,6 +269,7 @@ def environment(top: dict[str, Any], docs: dict[str, dict | None]) -> dict[str, 
     }
 
 
+@owns("out_dir", create=False)
 def write_report(out_dir: str | Path) -> Path:
     """(Re)write ``out_dir/report.html`` from the stage results there; the verdicts are recomputed and
     stored back into ``out_dir/results.json`` so both always agree."""
@@ -272,7 +280,7 @@ def write_report(out_dir: str | Path) -> Path:
     if not (root / RESULTS_NAME).is_file():
         raise ProxganError(f"{str(root)!r} holds no reproduction (no {RESULTS_NAME}); run 'proxgan reproduce' first")
     top = read_results(root)
-    if "stages" not in top.get("results", {}):
+    if not isinstance(top["results"].get("stages"), dict):
         raise ProxganError(f"{str(root / RESULTS_NAME)!r} is not a 'proxgan reproduce' result")
     docs = stage_documents(root)
     statuses = {name: entry["status"] for name, entry in top["results"]["stages"].items()}
@@ -702,11 +710,43 @@ SCALES: dict[str, Scale] = {
 }
 
 
-def get_scale(name: str, *, data_root: str | None = None) -> Scale:
-    """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in."""
+_SMOKE_TRAINING = ["train.batch_size=8", "train.n_critic=1", "proximal.steps=2", "log.every=1", "log.sample_every=1000000", "log.checkpoint_every=1000000"]
+#: what ``smoke`` sets in every scale: a handful of steps per stage (one critic step, two inner proximal steps),
+#: batches of 8, the fewest samples
+#: each metric takes (the Inception Score: one per split)
+_SMOKE = {
+    "games": {"steps": 20},
+    "theory": {"sigmas": 3, "lambdas": 3},
+    "train": {"steps": 2, "overrides": _SMOKE_TRAINING},
+    "equilibrium": {"steps": 2, "inner_steps": 2, "log_points": 2, "eval_size": 16, "batch_size": 8},
+    "table1": {"steps": 2, "samples": 10, "overrides": _SMOKE_TRAINING},
+}  # fmt: skip
+
+
+def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False) -> Scale:
+    """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in.
+
+    ``smoke`` keeps the scale's data, configs, models, DIMs and metrics but cuts every stage to a handful of
+    steps (:data:`_SMOKE`), one seed and Table 1's first formulation: the whole pipeline of, say, ``gpu`` runs
+    end to end on a CPU. Its results are recorded as scale ``NAME+smoke``, so a real run never reuses them.
+    """
     from dataclasses import replace
 
-    return replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
+    scale = replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
+    if not smoke:
+        return scale
+
+    def cut(params: dict[str, Any] | TrainSettings, changes: dict[str, Any]) -> dict[str, Any] | TrainSettings:
+        """A stage's parameters (a dict, or typed settings) with ``changes``; overrides are appended."""
+        if isinstance(params, dict):
+            extra = {"overrides": (*params.get("overrides", ()), *changes["overrides"])} if "overrides" in changes else {}
+            return params | changes | extra
+        extra = {"overrides": (*params.overrides, *changes["overrides"])} if "overrides" in changes else {}
+        return replace(params, **(changes | extra))
+
+    smoked = {stage: cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()}
+    smoked["table1"] = replace(smoked["table1"], formulations=scale.table1.formulations[:1])
+    return replace(scale, name=f"{scale.name}+smoke", seeds=scale.seeds[:1], **smoked)
 
 
 STAGES: tuple[Stage, ...] = (

@@ -10,11 +10,12 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from proxgan import __version__
-from proxgan.errors import ProxganError
+from proxgan.errors import ProxganError, check_path
 from proxgan.io import write_json
 
 RESULTS_NAME = "results.json"
@@ -37,8 +38,8 @@ def versions() -> dict[str, str]:
 
 
 def prepare_out_dir(path: str | Path) -> Path:
-    """Create ``path`` if needed and check it is a writable directory."""
-    path = Path(path)
+    """Create ``path`` if needed and check it is a writable directory (an empty path is refused)."""
+    path = check_path("output directory", path)
     if path.exists() and not path.is_dir():
         raise ProxganError(f"output path {str(path)!r} exists and is not a directory")
     try:
@@ -79,12 +80,36 @@ def write_results(
     return json.loads((Path(out_dir) / RESULTS_NAME).read_text())
 
 
-def read_results(out_dir: str | Path) -> dict[str, Any]:
-    """Read ``out_dir/results.json``; a missing or corrupt file is a :class:`ProxganError`."""
+#: the entries of every results.json with their types (``None`` allowed for the wall time)
+RESULTS_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "command": str, "versions": dict, "config": dict, "results": dict, "figures": list,
+    "wall_seconds": (int, float, type(None)),
+}  # fmt: skip
+
+
+def read_results(out_dir: str | Path, *, require: Iterable[str] = ()) -> dict[str, Any]:
+    """Read ``out_dir/results.json`` and check its schema; ``require`` names dotted entries that must be
+    mappings too (e.g. ``results.summary``). A missing, damaged or foreign file is a :class:`ProxganError`."""
     path = Path(out_dir) / RESULTS_NAME
     if not path.is_file():
         raise ProxganError(f"no {RESULTS_NAME} in {str(out_dir)!r}")
     try:
-        return json.loads(path.read_text())
+        doc = json.loads(path.read_bytes().decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProxganError(f"corrupt {str(path)!r}: {exc}") from None
+    except OSError as exc:
+        raise ProxganError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    if not isinstance(doc, dict):
+        raise ProxganError(f"corrupt {str(path)!r}: a JSON {type(doc).__name__}, not a proxgan results document")
+    for key, kind in RESULTS_FIELDS.items():
+        if not isinstance(doc.get(key, ...), kind) or isinstance(doc.get(key), bool):
+            raise ProxganError(f"corrupt {str(path)!r}: {key!r} is missing or of the wrong type")
+    if not all(isinstance(name, str) for name in doc["figures"]):
+        raise ProxganError(f"corrupt {str(path)!r}: 'figures' must list file names")
+    for dotted in require:
+        node: Any = doc
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            raise ProxganError(f"corrupt {str(path)!r}: {dotted!r} is missing or not a mapping")
+    return doc

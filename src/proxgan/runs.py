@@ -14,8 +14,10 @@ Layout of ``RUN_DIR``::
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +29,12 @@ from torch import Tensor, nn
 
 from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict
 from proxgan.data import InMemoryData, load_dataset
-from proxgan.errors import ProxganError
-from proxgan.io import atomic_write
+from proxgan.errors import ProxganError, ProxganWarning, check_memory, check_path
+from proxgan.io import atomic_write, read_checksummed, write_checksummed
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
 
-CHECKPOINT_FORMAT = "proxgan-run/1"
+CHECKPOINT_FORMAT = "proxgan-run/2"  # /2: behind a sha256 (proxgan.io.write_checksummed)
 CONFIG_NAME, LOG_NAME, CHECKPOINT_DIR, SAMPLES_DIR, TB_DIR = "config.yaml", "log.jsonl", "checkpoints", "samples", "tb"
 #: config keys a resumed run may change: its length, logging, where the data lives
 RESUMABLE_CHANGES = ("description", "train.steps", "log.", "data.root", "data.download")
@@ -52,21 +54,36 @@ def checkpoint_path(run_dir: str | Path, checkpoint: str = "last") -> Path:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` with torch.save into a temporary file and rename it: a crash keeps the old one."""
-    atomic_write(path, lambda f: torch.save({"format": CHECKPOINT_FORMAT, **payload}, f))
+    """Write ``payload`` (torch.save) behind a sha256 of its bytes, atomically: a crash keeps the old file."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buffer)
+    write_checksummed(path, buffer.getvalue())
 
 
-def read_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """The checkpoint at ``path``; a missing, corrupt or foreign file is one clear :class:`ProxganError`."""
+#: what every training checkpoint holds, with the type each entry must have
+CHECKPOINT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "step": int, "config": dict, "data_shape": list, "generator": dict, "discriminator": dict,
+    "g_optimizer": dict, "d_optimizer": dict, "rng": dict, "history": list,
+}  # fmt: skip
+
+
+def read_checkpoint(path: Path, fields: dict[str, type | tuple[type, ...]] = CHECKPOINT_FIELDS) -> dict[str, Any]:
+    """The checkpoint at ``path`` (on CPU), its checksum verified and its ``fields`` present with their types.
+
+    A missing, damaged, truncated or foreign file is one clear :class:`ProxganError`.
+    """
     if not path.is_file():
         raise ProxganError(f"no checkpoint at {str(path)!r}")
+    payload = read_checksummed(path, "checkpoint")
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise ProxganError(f"corrupt checkpoint {str(path)!r}: torch.load cannot read it "
-                           f"({type(exc).__name__}: truncated, overwritten or not a checkpoint)") from None
+        raise ProxganError(f"corrupt checkpoint {str(path)!r}: torch.load cannot read it ({type(exc).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ProxganError(f"{str(path)!r} is not a proxgan training checkpoint")
+    for key, kind in fields.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise ProxganError(f"corrupt checkpoint {str(path)!r}: {key!r} is missing or not a {getattr(kind, '__name__', kind)}")
     return state
 
 
@@ -104,14 +121,17 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 class RunLog:
-    """Appends step records to ``log.jsonl`` and TensorBoard; on resume, drops records after ``step``."""
+    """Appends step records to ``log.jsonl`` and TensorBoard; on resume, drops records after ``step``.
+
+    Damaged lines (a write cut short by a kill, garbage) are dropped with a :class:`ProxganWarning`.
+    """
 
     def __init__(self, run_dir: Path, step: int):
         from torch.utils.tensorboard import SummaryWriter
 
         self.path = run_dir / LOG_NAME
-        kept = [line for line in _read_lines(self.path) if json.loads(line)["step"] <= step]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        kept = [record for record in read_log(self.path) if record["step"] <= step]
+        self.path.write_text("".join(json.dumps(record) + "\n" for record in kept))
         self.file = self.path.open("a")
         self.tb = SummaryWriter(str(run_dir / TB_DIR), purge_step=step + 1 if step else None)
 
@@ -130,8 +150,29 @@ class RunLog:
         self.tb.close()
 
 
-def _read_lines(path: Path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of ``log.jsonl``: JSON objects with an integer ``step``; other lines are skipped with a warning."""
+    try:
+        lines = path.read_bytes().split(b"\n") if path.is_file() else []
+    except OSError as exc:
+        raise ProxganError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    records, damaged = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            record = None
+        if isinstance(record, dict) and isinstance(record.get("step"), int) and not isinstance(record["step"], bool):
+            records.append(record)
+        else:
+            damaged.append(number)
+    if damaged:
+        shown = ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else "")
+        warnings.warn(f"{str(path)!r}: skipped {len(damaged)} damaged line(s) (line {shown}); they are not a JSON "
+                      "record with an integer step", ProxganWarning, stacklevel=2)  # fmt: skip
+    return records
 
 
 def image_grid(samples: Tensor, nrow: int = 8, padding: int = 2) -> Tensor:
@@ -248,10 +289,21 @@ def load_experiment_data(config: ExperimentConfig) -> InMemoryData:
 
 
 def build_experiment_models(config: ExperimentConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for ``config`` on data of shape ``data_shape``; spectral norm as the formulation says."""
+    """(G, D) for ``config`` on data of shape ``data_shape``; spectral norm as the formulation says.
+
+    Models too large for this machine are refused first: they are built on the ``meta`` device (no memory)
+    and their parameters counted, 4 bytes × (weights, gradients, two Adam moments) each.
+    """
     m = config.model
     spectral = get_formulation(config.formulation).spectral_norm
-    return build_models(m.arch, data_shape, latent_dim=m.latent_dim, dim=m.dim, spectral_norm=spectral)
+
+    def build() -> tuple[nn.Module, nn.Module]:
+        return build_models(m.arch, data_shape, latent_dim=m.latent_dim, dim=m.dim, spectral_norm=spectral)
+
+    with torch.device("meta"):
+        parameters = sum(p.numel() for model in build() for p in model.parameters())
+    check_memory(f"model.arch={m.arch} with model.dim={m.dim} ({parameters:,} parameters)", 16.0 * parameters)
+    return build()
 
 
 def load_run(
@@ -262,8 +314,14 @@ def load_run(
     With ``average`` (the default) a run that averaged its generator gives its averaged generator;
     ``average=False`` gives the last iterate θ_k.
     """
+    from proxgan.train import resolve_device
+
+    run_dir = check_path("run directory", run_dir)
+    if not run_dir.is_dir():
+        raise ProxganError(f"run directory {str(run_dir)!r} " + ("is not a directory" if run_dir.exists() else "does not exist"))
+    device = resolve_device(device)
     path = checkpoint_path(run_dir, checkpoint)
-    state = read_checkpoint(path, device)
+    state = read_checkpoint(path)
     experiment = config_from_dict(state["config"])
     G, D = build_experiment_models(experiment, tuple(state["data_shape"]))
     averaged = average and experiment.train.average.enabled
@@ -271,9 +329,45 @@ def load_run(
         raise ProxganError(f"checkpoint {str(path)!r} has no averaged generator although its config averages one")
     load_model_state(G, state["generator_average" if averaged else "generator"], "generator", path)
     load_model_state(D, state["discriminator"], "discriminator", path)
-    device = torch.device(device)
     kind = experiment.train.average.describe() if averaged else "last iterate"
     return LoadedRun(
-        Path(run_dir), state["config"], experiment, G.to(device).eval(), D.to(device).eval(),
-        get_formulation(experiment.formulation), int(state["step"]), list(state["history"]), device, kind,
+        run_dir, state["config"], experiment, G.to(device).eval(), D.to(device).eval(),
+        get_formulation(experiment.formulation), state["step"], list(state["history"]), device, kind,
     )  # fmt: skip
+
+
+# --- resuming --------------------------------------------------------------------------------------
+
+
+def resume_state(out_dir: Path, config: dict[str, Any], *, resume: bool) -> dict[str, Any]:
+    """The checkpoint a run continues from (``{}`` for a fresh run), validated before anything is written.
+
+    A fresh run into a directory that holds one is refused; so is a resume whose ``train.steps`` is below
+    the steps already done, and a resume whose config differs in more than :data:`RESUMABLE_CHANGES`.
+    """
+    last = checkpoint_path(out_dir)
+    if not resume:
+        if last.exists():
+            raise ProxganError(f"{str(out_dir)!r} already holds a run; pass --resume to continue it or choose another --out")
+        return {}
+    state = read_checkpoint(last)
+    check_resumable(state["config"], config, last)
+    steps = config["train"]["steps"]
+    if state["step"] > steps:
+        raise ProxganError(f"{str(out_dir)!r} has already run {state['step']} generator steps; train.steps={steps} "
+                           f"would not extend it (pass train.steps > {state['step']} to continue, or leave it out)")  # fmt: skip
+    return state
+
+
+def finished_results(out_dir: Path, state: dict[str, Any], steps: int) -> dict[str, Any] | None:
+    """``out_dir``'s results document when ``state`` is the checkpoint of its run completed at ``steps``, else None.
+
+    Resuming such a run changes nothing, so it returns this document and writes nothing.
+    """
+    from proxgan.results import RESULTS_NAME, read_results
+
+    if not state or not (out_dir / RESULTS_NAME).is_file():
+        return None
+    doc = read_results(out_dir)
+    done = doc["results"].get("status") == "completed" and doc["results"].get("steps") == state["step"]
+    return doc if done and state["step"] == steps else None

@@ -30,6 +30,7 @@ from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import ExperimentConfig, OptimizerConfig
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, check_choices
+from proxgan.locks import owns
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
 from proxgan.proximal import make_optimizer
@@ -270,6 +271,7 @@ def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemory
     return trainer
 
 
+@owns("out_dir")
 def train(
     config: ExperimentConfig,
     out_dir: str | Path,
@@ -286,7 +288,8 @@ def train(
     whose scalars are not read on the host). When ``should_stop()``
     turns true (the CLI's SIGINT/SIGTERM handler) the run checkpoints and returns with status
     "interrupted". A non-finite loss writes results.json with status "diverged" and raises
-    :class:`TrainingDiverged`; the last good checkpoint stays. Only process 0 writes files.
+    :class:`TrainingDiverged`; the last good checkpoint stays. Only process 0 writes files, and it
+    owns ``out_dir`` meanwhile (:mod:`proxgan.locks`); a resume that changes nothing writes nothing.
     """
     from proxgan import runs
     from proxgan.config import config_to_dict
@@ -295,11 +298,10 @@ def train(
     out_dir, device = Path(out_dir), resolve_device(device)
     rank = world()[0]
     cfg_dict, last = config_to_dict(config), runs.checkpoint_path(out_dir)
-    if not resume and last.exists():
-        raise ProxganError(f"{str(out_dir)!r} already holds a run; pass --resume to continue it or choose another --out")
-    state = runs.read_checkpoint(last) if resume else {}  # on CPU: RNG states must stay CPU tensors
-    if resume:
-        runs.check_resumable(state["config"], cfg_dict, last)
+    state = runs.resume_state(out_dir, cfg_dict, resume=resume)  # on CPU: RNG states must stay CPU tensors
+    finished = runs.finished_results(out_dir, state, config.train.steps)
+    if finished is not None:  # resuming a completed run at its own length changes nothing: rewrite nothing
+        return finished if rank == 0 else {}
     if config.log.eval_every:  # fail before training, not at the first evaluation
         from proxgan.metrics import METRICS
 
@@ -391,7 +393,8 @@ def train(
             if rank == 0:
                 history.append({"step": step, **stats, "wall_seconds": wall()})
                 finish("diverged")
-            raise TrainingDiverged(f"non-finite loss at step {step} ({bad}); last good checkpoint kept at {str(last)!r}")
+            kept = f"last good checkpoint kept at {str(last)!r}" if last.is_file() else "no checkpoint was written before it"
+            raise TrainingDiverged(f"non-finite loss at step {step} ({bad}); {kept}")
         if rank == 0:
             if step % log.every == 0 or step == config.train.steps or stop:
                 record = {"step": step, **stats, "wall_seconds": wall()}

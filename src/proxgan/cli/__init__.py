@@ -10,6 +10,7 @@ import importlib
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import click
 
 from proxgan import __version__
-from proxgan.errors import ProxganError
+from proxgan.errors import ProxganError, ProxganWarning
 
 #: subcommand name -> "module:attribute" of its click command
 SUBCOMMANDS: dict[str, str] = {
@@ -63,6 +64,8 @@ class _LazyGroup(click.Group):
 
     def main(self, args=None, prog_name=None, **extra):  # noqa: D401 - click signature
         extra.pop("standalone_mode", None)
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("always", ProxganWarning)
         try:
             code = super().main(args=args, prog_name=prog_name or "proxgan", standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help, not an error
@@ -84,6 +87,30 @@ class _LazyGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A :class:`ProxganWarning` (something damaged was skipped or repaired) as one ``warning:`` line."""
+    if issubclass(category, ProxganWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+class PathType(click.Path):
+    """``click.Path`` that refuses an empty string, which ``Path("")`` would silently turn into ``.``."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("empty path; name it (use '.' for the current directory)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: a random seed: an integer torch.manual_seed accepts (0 ≤ seed < 2⁶³)
+SEED = click.IntRange(0, 2**63 - 1)
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="proxgan")
 def main() -> None:
@@ -99,7 +126,7 @@ def out_option(default_name: str) -> Callable:
     """``--out DIR``: where results.json and figures go (default ``runs/<default_name>``)."""
     return click.option(
         "--out",
-        type=click.Path(path_type=Path, file_okay=False),
+        type=PathType(path_type=Path, file_okay=False),
         default=Path("runs") / default_name,
         show_default=True,
         help="Output directory for results.json and PNG figures.",
@@ -117,17 +144,19 @@ def record_experiment(
     run: Callable[[Path], dict[str, Any]],
     summarize: Callable[[dict[str, Any]], str],
 ) -> dict[str, Any]:
-    """Run an experiment into ``out``, write results.json, and print the summary (or the JSON).
+    """Run an experiment into ``out`` (owning it, see :mod:`proxgan.locks`), write results.json, and print
+    the summary (or the JSON).
 
     ``run(out_dir)`` returns ``{"config": ..., "results": ..., "figures": [...]}`` and writes the
     figures it names into ``out_dir``.
     """
-    from proxgan.results import command_line, prepare_out_dir, write_results
+    from proxgan.locks import owned_directory
+    from proxgan.results import command_line, write_results
 
-    out_dir = prepare_out_dir(out)
-    start = time.perf_counter()
-    payload = run(out_dir)
-    doc = write_results(out_dir, command=command_line(), wall_seconds=time.perf_counter() - start, **payload)
+    with owned_directory(out, command_line()) as out_dir:
+        start = time.perf_counter()
+        payload = run(out_dir)
+        doc = write_results(out_dir, command=command_line(), wall_seconds=time.perf_counter() - start, **payload)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:

@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from proxgan.cli import json_option, out_option, record_experiment
+from proxgan.cli import SEED, PathType, json_option, out_option, record_experiment
 
 
 @click.command("equilibrium")
-@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_dir", type=PathType(path_type=Path))
 @click.option("--test", "test", type=click.Choice(["nash", "proximal", "both"]), default="both", show_default=True,
               help="nash: min_θ V(G_θ, D_final) (eq. 5); proximal: min_θ V_λ^prox(G_θ, D_final) (eq. 19).")
 @click.option("--steps", type=int, default=200, show_default=True,
@@ -32,7 +32,7 @@ from proxgan.cli import json_option, out_option, record_experiment
 @click.option("--no-quality", is_flag=True, help="Do not track the sample-quality metric.")
 @click.option("--checkpoint", default="last", show_default=True, help="Checkpoint name in RUN_DIR/checkpoints or a path.")
 @click.option("--device", default="cpu", show_default=True, help="Device to run on (cpu, cuda).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the batches and the fixed latent codes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the batches and the fixed latent codes.")
 @out_option("equilibrium")
 @json_option
 def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: int, inner_lr: float | None,
@@ -52,7 +52,7 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
     from proxgan.errors import ProxganError
 
     if not run_dir.is_dir():
-        raise ProxganError(f"run directory {str(run_dir)!r} does not exist")
+        raise ProxganError(f"run directory {str(run_dir)!r} " + ("is not a directory" if run_dir.exists() else "does not exist"))
     bars: dict[str, tqdm] = {}
 
     def progress(name: str, step: int, total: int) -> None:
@@ -79,13 +79,17 @@ def summarize(doc: dict[str, Any]) -> str:
     """The answer sentences, then start → end of each tracked quantity per test (on the curves' fixed batch)."""
     results = doc["results"]
     lines = [f"generator: {doc['config']['generator']}", *(t["sentence"] for t in results["tests"].values())]
+
+    def number(x: float | None) -> str:
+        return "nan" if x is None else f"{x:.4g}"  # results.json stores NaN/inf as null
+
     for name, t in results["tests"].items():
         s = t["summary"]
-        line = f"{name}: V(G, D_final) {s['objective_start']:.4g} -> {s['objective_end']:.4g}"
+        line = f"{name}: V(G, D_final) {number(s['objective_start'])} -> {number(s['objective_end'])}"
         if s["proximal_objective_start"] is not None:
-            line += f", V^prox {s['proximal_objective_start']:.4g} -> {s['proximal_objective_end']:.4g}"
+            line += f", V^prox {number(s['proximal_objective_start'])} -> {number(s['proximal_objective_end'])}"
         if s["quality_start"] is not None:
-            line += f", {results['quality_metric']} {s['quality_start']:.4g} -> {s['quality_end']:.4g}"
+            line += f", {results['quality_metric']} {number(s['quality_start'])} -> {number(s['quality_end'])}"
         lines.append(line)
     if results["quality_note"]:
         lines.append(f"note: {results['quality_note']}")

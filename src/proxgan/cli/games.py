@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from proxgan.cli import json_option, out_option, record_experiment
+from proxgan.cli import SEED, json_option, out_option, record_experiment
 from proxgan.errors import check_choice
 from proxgan.games.builtin import DIRAC_LOSSES, GAMES
 
@@ -31,7 +31,7 @@ def _game_options(game: str) -> list[Callable]:
     if game in ("bilinear", "quadratic"):
         options += [
             click.option("--coupling", type=float, default=1.0, show_default=True, help="Scale of A."),
-            click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random A (dim > 1)."),
+            click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random A (dim > 1)."),
         ]
     if game == "bilinear":
         options.append(click.option("--data-mean", type=float, default=None,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from proxgan.cli import json_option, out_option
+from proxgan.cli import PathType, json_option, out_option
 
 
 def summarize(doc: dict[str, Any]) -> str:
@@ -31,7 +31,7 @@ def summarize(doc: dict[str, Any]) -> str:
               help="Comma list of stages to run: games, theory, train, nash, proximal, table1 (stages they read "
                    "are added).")
 @click.option("--force", is_flag=True, help="Rerun the selected stages even where their results exist.")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--data-root", type=PathType(path_type=Path, file_okay=False), default=None,
               help="Where MNIST / CIFAR-10 / CelebA live (torchvision layout), for --scale cpu and gpu.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for training and tests (cpu, cuda).")
 @click.option("--jobs", type=int, default=None,
@@ -39,10 +39,13 @@ def summarize(doc: dict[str, Any]) -> str:
                    "parallel worker processes. Default: the cores available to this process.")
 @click.option("--threads", type=int, default=None,
               help="Torch threads of each worker (and of this process). Default: max(1, cores // jobs).")
+@click.option("--smoke", is_flag=True,
+              help="Same data, models and metrics, but every stage cut to a handful of steps and one seed: checks "
+                   "the whole pipeline of a scale in seconds (results recorded as scale NAME+smoke).")
 @out_option("reproduce")
 @json_option
 def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,
-                      jobs: int | None, threads: int | None, out: Path, as_json: bool) -> None:
+                      jobs: int | None, threads: int | None, smoke: bool, out: Path, as_json: bool) -> None:
     """Run the paper end to end and write OUT/report.html (self-contained) and OUT/results.json.
 
     Stages: the GDA family on θ·φ; Theorems 1–3 on Gaussian GANs; the Nash and proximal-equilibrium
@@ -66,7 +69,7 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
 
     doc = run_pipeline(out, scale=scale, stages=stages, force=force, data_root=None if data_root is None
                        else str(data_root), device=device, progress=progress, command=command_line(), jobs=jobs,
-                       threads=threads)
+                       threads=threads, smoke=smoke)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
@@ -75,7 +78,7 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
 
 
 @click.command("report")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("directory", type=PathType(path_type=Path, file_okay=False))
 @json_option
 def report_command(directory: Path, as_json: bool) -> None:
     """Rewrite DIRECTORY/report.html from the results of an earlier 'proxgan reproduce --out DIRECTORY'.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from proxgan.cli import json_option, out_option, record_experiment
+from proxgan.cli import SEED, json_option, out_option, record_experiment
 from proxgan.errors import ProxganError, check_choices, check_in_range, check_positive, check_positive_int
 
 FORMULATION_HELP = {
@@ -94,7 +94,7 @@ def _run_command(formulation: str) -> click.Command:
     @click.option("--lambda", "lam", type=float, default=None, help="Also report the λ-proximal gaps at this λ (W2GAN, WGAN).")
     @click.option("--verify/--no-verify", default=True, show_default=True, help="W2GAN: re-solve in full (W, u) coordinates.")
     @click.option("--samples", type=int, default=20000, show_default=True, help="Monte Carlo draws (f-GANs, d > 1).")
-    @click.option("--seed", type=int, default=0, show_default=True, help="Monte Carlo seed.")
+    @click.option("--seed", type=SEED, default=0, show_default=True, help="Monte Carlo seed.")
     @out_option(f"theorem-{formulation}")
     @json_option
     def command(sigma, dim, t, eta, sigma_min_one, lam, verify, samples, seed, out: Path, as_json: bool):

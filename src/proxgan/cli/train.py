@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from proxgan.cli import json_option, out_option
+from proxgan.cli import PathType, json_option, out_option
 from proxgan.errors import ProxganError
 
 DEFAULT_CONFIG = "digits"
@@ -23,7 +23,7 @@ DEFAULT_CONFIG = "digits"
 @out_option("train")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint (CONFIG optional).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (under torchrun: cuda uses LOCAL_RANK).")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), help="Where MNIST/CIFAR-10/CelebA live (data.root).")
+@click.option("--data-root", type=PathType(path_type=Path, file_okay=False), help="Where MNIST/CIFAR-10/CelebA live (data.root).")
 @click.option("--download", is_flag=True, help="Download the dataset into --data-root if missing (data.download=true).")
 @click.option("--list", "list_configs", is_flag=True, help="List the shipped configs and exit.")
 @json_option

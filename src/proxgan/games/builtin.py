@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from proxgan.errors import ProxganError, check_choice, check_finite, check_positive_int
+from proxgan.errors import ProxganError, check_choice, check_finite, check_memory, check_positive_int
 from proxgan.games.game import DTYPE, Game
 
 DIRAC_LOSSES = ("vanilla", "nonsaturating", "wgan")
@@ -109,6 +109,7 @@ def make_game(name: str, *, dim: int = 1, coupling: float = 1.0, seed: int = 0, 
     """
     check_choice("game", name, GAMES)
     dim = check_positive_int("dim", dim)
+    check_memory(f"a {name} game with dim={dim}", 4 * 8.0 * (2 * dim) ** 2)  # a few (2d × 2d) float64 matrices
     coupling = check_finite("coupling", coupling)
     if name == "dirac":
         return dirac(loss, dim)

@@ -180,8 +180,8 @@ def run(out_dir: str | Path, *, game: str = "bilinear", methods: str | list[str]
     """
     names = check_choices("method", methods, METHOD_NAMES)
     step_sizes = StepSizes(
-        check_positive("lr-theta", lr if lr_theta is None else lr_theta),
-        check_positive("lr-phi", lr if lr_phi is None else lr_phi),
+        check_positive("lr" if lr_theta is None else "lr-theta", lr if lr_theta is None else lr_theta),
+        check_positive("lr" if lr_phi is None else "lr-phi", lr if lr_phi is None else lr_phi),
     )
     steps = check_positive_int("steps", steps)
     k = check_positive_int("k", k)

@@ -30,7 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from proxgan.errors import ProxganError, check_choices, check_positive_int
+from proxgan.errors import ProxganError, check_choices, check_path, check_positive_int
+from proxgan.locks import owns
 from proxgan.metrics import classifier as cls
 from proxgan.metrics import inception as inc
 from proxgan.metrics.features import cache_file, cached_arrays, default_cache_dir, tensor_digest
@@ -262,6 +263,20 @@ def default_metrics(data: Any) -> list[str]:
     return ["modes", "emd"] if "centers" in data.meta else ["w2", "emd"]
 
 
+#: metrics that fit a covariance (or a kernel between pairs) to the samples: at least 2 are needed
+COVARIANCE_METRICS = ("fid", "kid", "cls_fid", "w2")
+
+
+def usable_cache_dir(cache_dir: str | Path | None) -> Path:
+    """``cache_dir`` (default :func:`default_cache_dir`), created if needed; a path that cannot be one is an error."""
+    path = default_cache_dir() if cache_dir is None else check_path("cache directory", cache_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProxganError(f"cannot use {str(path)!r} as the cache directory: {exc.strerror}") from None
+    return path
+
+
 def evaluate(
     samples: Tensor | Callable[[int], Tensor],
     dataset: Any,
@@ -295,9 +310,11 @@ def evaluate(
         samples = samples[: check_positive_int("samples", n_samples)]
     if reference_samples is not None:
         reference_samples = check_positive_int("reference samples", reference_samples)
+    for name in names:
+        if name in COVARIANCE_METRICS and len(samples) < 2:
+            raise ProxganError(f"metric {name} needs at least 2 samples (it fits a covariance), got {len(samples)}")
     ctx = EvalContext(samples.detach().cpu(), dataset.to("cpu"), device, inception_weights, classifier,
-                      Path(cache_dir) if cache_dir is not None else default_cache_dir(), data_root,
-                      reference_samples, progress=progress)
+                      usable_cache_dir(cache_dir), data_root, reference_samples, progress=progress)
     results = {}
     for name in names:
         results[name] = {**METRICS[name].compute(ctx), "samples": len(ctx.samples)}
@@ -312,6 +329,7 @@ def evaluate_generator(
     return evaluate(sample_fn, data, metric_names, n_samples=n_samples, device=device, **options)
 
 
+@owns("run_dir", create=False)
 def evaluate_run(
     run_dir: str | Path, metrics: str | list[str] = "auto", *, n_samples: int = 50_000, checkpoint: str = "last",
     device: str = "cpu", seed: int = 0, data_root: str | Path | None = None, **options: Any,
@@ -328,6 +346,7 @@ def evaluate_run(
     from proxgan.runs import load_experiment_data, load_run
 
     run = load_run(run_dir, device=device, checkpoint=checkpoint)
+    doc = read_results(run_dir) if (Path(run_dir) / RESULTS_NAME).is_file() else None  # damaged: an error, never overwritten
     if data_root is None:
         data = run.data
     else:
@@ -341,9 +360,8 @@ def evaluate_run(
               "generator": run.generator_kind,
               "metrics": {name: {**result, "step": run.step, "generator": run.generator_kind}
                           for name, result in scores.items()}}
-    if (Path(run_dir) / RESULTS_NAME).is_file():
-        doc = read_results(run_dir)  # a corrupt file is an error, never overwritten
-        doc.setdefault("results", {}).setdefault("metrics", {}).update(record["metrics"])
+    if doc is not None:
+        doc["results"].setdefault("metrics", {}).update(record["metrics"])
         write_json(Path(run_dir) / RESULTS_NAME, doc)
     else:
         write_results(run_dir, command=command_line(), config=run.config, results={"metrics": record["metrics"]})

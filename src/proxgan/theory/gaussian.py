@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtr
 
-from proxgan.errors import ProxganError, check_positive, check_positive_int
+from proxgan.errors import ProxganError, check_in_range, check_positive, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,9 @@ class Setting:
     orthogonal: bool = False
 
     def __post_init__(self) -> None:
-        check_positive("sigma", self.sigma)
+        for name in ("sigma", "t", "eta"):  # squares and exponentials of these must stay finite in float64
+            check_in_range(name, check_positive(name, getattr(self, name)), 1e-6, 1e6)
         check_positive_int("dim", self.dim)
-        check_positive("t", self.t)
-        check_positive("eta", self.eta)
 
     @property
     def singular_value_range(self) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proxgan.errors import ProxganError
+from proxgan.errors import ProxganError, check_memory
 from proxgan.theory import fgan, w2gan, wgan1d
 from proxgan.theory.gaussian import (
     LinearGenerator,
@@ -285,6 +285,28 @@ def _analyze_fgan(setting: Setting, formulation: str, samples: int, seed: int) -
 # --- entry points ----------------------------------------------------------------------------------
 
 
+#: largest d of the full-coordinate W2GAN re-solve: it took 37 s at d = 10 and over 2 minutes at d = 20
+#: on a 2-core CPU (``proxgan theorem w2gan-quadratic --dim 10|20``)
+VERIFY_MAX_DIM = 10
+#: largest d of the W2GAN analysis without the re-solve (``--no-verify``): 12 s at d = 40, over 100 s at d = 100
+CLOSED_FORM_MAX_DIM = 40
+
+
+def check_size(formulation: str, setting: Setting, *, verify: bool, samples: int) -> None:
+    """Refuse up front what would run for many minutes or exhaust memory: the W2GAN analysis beyond
+    :data:`VERIFY_MAX_DIM` (with ``verify``) or :data:`CLOSED_FORM_MAX_DIM` dimensions, and Monte Carlo
+    draws whose arrays (a few copies of samples × d float64) exceed the available memory."""
+    if formulation.startswith("w2gan"):
+        if verify and setting.dim > VERIFY_MAX_DIM:
+            raise ProxganError(f"--dim {setting.dim} is too large for the full-coordinate re-solve (--verify took 37 s at "
+                               f"d = 10 and over 2 minutes at d = 20); the limit is {VERIFY_MAX_DIM}: pass --no-verify")
+        if setting.dim > CLOSED_FORM_MAX_DIM:
+            raise ProxganError(f"--dim {setting.dim} is too large: the W2GAN analysis took 12 s at d = 40 and over "
+                               f"100 s at d = 100; the limit is {CLOSED_FORM_MAX_DIM}")
+    elif formulation.startswith("fgan"):
+        check_memory(f"{samples} Monte Carlo draws in {setting.dim} dimensions", 8.0 * samples * setting.dim * 6)
+
+
 @fgan.single_threaded_torch()
 def analyze(
     formulation: str,
@@ -299,10 +321,11 @@ def analyze(
     """Everything the issue asks for one formulation in one setting (see the module docstring).
 
     ``lam`` adds the λ-proximal gaps at that λ; ``verify`` re-solves the W2GAN best responses in
-    full (W, u) coordinates by projected descent with restarts.
+    full (W, u) coordinates by projected descent with restarts. Sizes beyond :func:`check_size` are refused.
     """
     if formulation not in FORMULATIONS:
         raise ProxganError(f"unknown formulation {formulation!r}; choose from: {', '.join(FORMULATIONS)}")
+    check_size(formulation, setting, verify=verify, samples=samples)
     lambdas = default_lambdas(setting) if lambdas is None else np.asarray(lambdas, float)
     if lam is not None:
         lambdas = np.unique(np.append(lambdas, lam))

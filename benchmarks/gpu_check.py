@@ -1,0 +1,175 @@
+"""One prepared GPU check, run as is by whoever has a CUDA device (≤ 8 minutes on one GPU):
+
+    python benchmarks/gpu_check.py [--data-root DIR] [--out runs/gpu-check]
+
+1. training steps on CUDA, regular and proximal (Algorithm 1), float32 and bfloat16 autocast, DCGAN at
+   DIM 64 on 32×32 images: every loss and every weight finite after the steps;
+2. the proximal inner loss −V + λ/(2n) Σᵢ ‖∇ₓD_w(xᵢ) − ∇ₓD_{w_k}(xᵢ)‖² (eq. 14's inner problem):
+   its gradient in w on CUDA against the CPU's, both in float64 on one fixed batch (max relative error);
+3. throughput, generator iterations per second, of regular (n_critic 5) and proximal (T 5) training at
+   DIM 64 and 128, batch 64, measured after warm-up in this one run, and the proximal/regular ratio;
+4. peak GPU memory of each throughput cell (torch.cuda.max_memory_allocated);
+5. with ``--data-root`` (MNIST and CIFAR-10 there): ``proxgan reproduce --scale gpu --smoke`` on the device.
+
+Without CUDA it runs the same code on the CPU with small sizes (DIM 8, 2 iterations: the CPU fallback,
+which tests/test_reliability.py runs), reports ``"device": "cpu"`` and compares CPU float64 with itself.
+Prints one JSON document (also written to OUT/gpu_check.json); exit code 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from proxgan.config import config_from_dict
+from proxgan.data import InMemoryData
+from proxgan.train import build_trainer
+
+#: relative tolerance of the float64 CUDA-vs-CPU gradient comparison (different reduction orders only)
+GRADIENT_RTOL = 1e-9
+
+
+def experiment(strategy: str, dim: int, *, amp: bool, batch: int):
+    """SN-GAN regular (n_critic 5) or proximal (T = 5 inner Adam steps, λ = 0.1) on 32×32 RGB images."""
+    return config_from_dict({
+        "formulation": "sngan", "data": {"name": "cifar10"}, "model": {"arch": "dcgan", "dim": dim},
+        "train": {"strategy": strategy, "batch_size": batch, "n_critic": 5, "amp": amp, "steps": 1},
+        "proximal": {"steps": 5, "lam": 0.1},
+    })  # fmt: skip
+
+
+def images(n: int, device: torch.device, seed: int = 0) -> InMemoryData:
+    gen = torch.Generator().manual_seed(seed)
+    return InMemoryData("cifar10", (torch.rand(n, 3, 32, 32, generator=gen) * 2 - 1).to(device), None, {"resolution": 32})
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def training_steps(device: torch.device, dim: int, steps: int) -> list[dict]:
+    """Check 1: ``steps`` iterations per (strategy, amp); finiteness of the losses and the weights."""
+    rows = []
+    for strategy in ("regular", "proximal"):
+        for amp in (False, True):
+            trainer = build_trainer(experiment(strategy, dim, amp=amp, batch=16), device, images(256, device))
+            stats = [trainer.train_step() for _ in range(steps)]
+            finite_losses = all(math.isfinite(v) for s in stats for v in s.values())
+            finite_weights = all(bool(p.isfinite().all()) for m in (trainer.G, trainer.D) for p in m.parameters())
+            rows.append({"strategy": strategy, "bf16": amp, "steps": steps, "last": stats[-1],
+                         "finite": finite_losses and finite_weights})  # fmt: skip
+    return rows
+
+
+def inner_gradient(device: torch.device, dim: int) -> dict:
+    """Check 2: ∇_w of the proximal inner loss on CUDA vs CPU, float64, one fixed batch, w ≠ w_k."""
+    from proxgan.models import build_models
+    from proxgan.objectives import get_formulation
+    from proxgan.gradients import input_gradients
+    from proxgan.proximal import frozen_copy, proximal_loss
+
+    torch.manual_seed(0)
+    formulation = get_formulation("wgan-gp")  # no spectral norm: the loss is a plain function of w
+    _, D = build_models("dcgan", (3, 32, 32), dim=dim, spectral_norm=False)
+    D = D.double()
+    reference = frozen_copy(D)
+    with torch.no_grad():
+        for p in D.parameters():
+            p.add_(0.01 * torch.randn_like(p))  # w = w_k + a perturbation, so the penalty is not zero
+    gen = torch.Generator().manual_seed(1)
+    real = torch.rand(16, 3, 32, 32, generator=gen, dtype=torch.float64) * 2 - 1
+    fake = torch.rand(16, 3, 32, 32, generator=gen, dtype=torch.float64) * 2 - 1
+
+    def gradient(on: torch.device) -> list[torch.Tensor]:
+        torch.manual_seed(2)  # WGAN-GP's interpolation draws
+        D_on, ref_on = D.to(on), reference.to(on)
+        ref_grads = input_gradients(ref_on, real.to(on), create_graph=False)
+        loss, _, _ = proximal_loss(D_on, real.to(on), fake.to(on), formulation.objective.discriminator_loss, ref_grads,
+                                   0.1, penalty=formulation.regularizer)
+        return [g.cpu() for g in torch.autograd.grad(loss, list(D_on.parameters()))]
+
+    cpu, here = gradient(torch.device("cpu")), gradient(device)
+    scale = max(g.abs().max().item() for g in cpu)
+    error = max((a - b).abs().max().item() for a, b in zip(cpu, here)) / scale
+    return {"dtype": "float64", "max_relative_error": error, "tolerance": GRADIENT_RTOL, "ok": error <= GRADIENT_RTOL}
+
+
+def throughput(device: torch.device, dims: tuple[int, ...], iterations: int, warmup: int) -> list[dict]:
+    """Checks 3 and 4: generator iterations per second and peak memory, regular and proximal, per DIM."""
+    rows = []
+    for dim in dims:
+        cell = {}
+        for strategy in ("regular", "proximal"):
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            trainer = build_trainer(experiment(strategy, dim, amp=False, batch=64), device, images(1024, device))
+            for _ in range(warmup):
+                trainer.train_step()
+            synchronize(device)
+            start = time.perf_counter()
+            for _ in range(iterations):
+                trainer.train_step()
+            synchronize(device)
+            seconds = time.perf_counter() - start
+            peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+                    else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # fmt: skip
+            cell[strategy] = {"iterations_per_second": iterations / seconds, "peak_memory_mib": peak / 2**20}
+        rows.append({"dim": dim, **cell,
+                     "proximal_over_regular_time": cell["regular"]["iterations_per_second"] / cell["proximal"]["iterations_per_second"]})
+    return rows
+
+
+def reproduce_slice(device: torch.device, data_root: str, out: Path) -> dict:
+    """Check 5: ``proxgan reproduce --scale gpu --smoke`` on the device (train, nash, proximal, table1)."""
+    from proxgan.reproduce import run_pipeline
+
+    start = time.perf_counter()
+    doc = run_pipeline(out / "reproduce", scale="gpu", smoke=True, stages="train,nash,proximal,table1",
+                       data_root=data_root, device=str(device))
+    statuses = {name: stage["status"] for name, stage in doc["results"]["stages"].items()}
+    ok = all(statuses[s] == "done" for s in ("train", "nash", "proximal", "table1"))
+    return {"stages": statuses, "seconds": time.perf_counter() - start, "ok": ok}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-root", default=None, help="MNIST and CIFAR-10 (torchvision layout) for the reproduce slice")
+    parser.add_argument("--out", default="runs/gpu-check", help="where gpu_check.json (and the reproduce slice) go")
+    parser.add_argument("--cpu", action="store_true", help="run the CPU fallback even where CUDA is available")
+    args = parser.parse_args(argv)
+    cuda = torch.cuda.is_available() and not args.cpu
+    device = torch.device("cuda" if cuda else "cpu")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = {"dim": 64, "steps": 5, "dims": (64, 128), "iterations": 30, "warmup": 5} if cuda else \
+            {"dim": 8, "steps": 2, "dims": (8,), "iterations": 2, "warmup": 1}  # fmt: skip
+    start = time.perf_counter()
+    report = {
+        "device": torch.cuda.get_device_name(device) if cuda else "cpu",
+        "torch": torch.__version__, "cuda": torch.version.cuda, "sizes": sizes,
+        "training_steps": training_steps(device, sizes["dim"], sizes["steps"]),
+        "inner_gradient_vs_cpu": inner_gradient(device, sizes["dim"]),
+        "throughput": throughput(device, sizes["dims"], sizes["iterations"], sizes["warmup"]),
+    }  # fmt: skip
+    if args.data_root:
+        report["reproduce_gpu_smoke"] = reproduce_slice(device, args.data_root, out)
+    report["seconds"] = time.perf_counter() - start
+    report["ok"] = (all(r["finite"] for r in report["training_steps"]) and report["inner_gradient_vs_cpu"]["ok"]
+                    and report.get("reproduce_gpu_smoke", {"ok": True})["ok"])  # fmt: skip
+    text = json.dumps(report, indent=2, default=float)
+    (out / "gpu_check.json").write_text(text + "\n")
+    print(text)
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
