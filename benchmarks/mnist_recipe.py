@@ -7,6 +7,7 @@ candidate: overrides, steps, wall minutes, cls_is, cls_fid and its floor) and
 ``OUT/quality_vs_time.png`` (the in-training evaluations of every run against wall-clock seconds).
 
     python benchmarks/mnist_recipe.py --data-root ../shared/data --out runs/recipe [--only NAME,...] [--jobs 1]
+    python benchmarks/mnist_recipe.py --plot RUN_DIR [RUN_DIR ...] --out DIR   # only the figure, of finished runs
 
 With ``--jobs`` > 1 candidates share the machine and their wall times are not those of a lone run;
 the table says how many ran at once.
@@ -98,12 +99,22 @@ def figure(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, required=True)
+    parser.add_argument("--data-root", type=Path)
+    parser.add_argument("--plot", type=Path, nargs="+", help="draw the figure of these finished runs and exit")
     parser.add_argument("--out", type=Path, default=Path("runs/recipe"))
     parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidate names")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every candidate")
     args = parser.parse_args()
+    if args.plot:
+        args.out.mkdir(parents=True, exist_ok=True)
+        rows = [{"name": run.name, "evaluations": json.loads((run / "results.json").read_text())["results"]["evaluations"]}
+                for run in args.plot]
+        figure(rows, args.out / "quality_vs_time.png")
+        print(f"figure: {args.out / 'quality_vs_time.png'}")
+        return
+    if args.data_root is None:
+        sys.exit("error: --data-root is required to train the candidates")
     names = args.only.split(",")
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:

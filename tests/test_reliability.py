@@ -443,3 +443,12 @@ def test_gpu_check_cpu_fallback(tmp_path, capsys):
         ("regular", False), ("regular", True), ("proximal", False), ("proximal", True)}
     assert all(r["finite"] for r in report["training_steps"]) and report["throughput"][0]["proximal"]["iterations_per_second"] > 0
     assert json.loads(capsys.readouterr().out) == report
+
+
+def test_a_checkpoint_from_before_checksums_is_named_as_such(tmp_path):
+    from proxgan.runs import read_checkpoint
+
+    path = tmp_path / "last.pt"
+    torch.save({"format": "proxgan-run/1", "step": 1}, path)
+    with pytest.raises(ProxganError, match="older proxgan without a checksum"):
+        read_checkpoint(path)

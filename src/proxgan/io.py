@@ -85,6 +85,9 @@ def read_checksummed(path: str | Path, what: str) -> bytes:
         raise ProxganError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
     header, newline, payload = data.partition(b"\n")
     fields = header.split(b" ")
+    if data.startswith(b"PK\x03\x04") and what == "checkpoint":  # a bare torch.save zip: proxgan before checksums
+        raise ProxganError(f"{what} {str(path)!r} was written by an older proxgan without a checksum (format "
+                           "proxgan-run/1), which this version cannot verify; retrain the run")
     if not newline or len(fields) != 4 or fields[0] != CHECKSUM_MAGIC or fields[1] != b"sha256":
         raise ProxganError(f"damaged {what} {str(path)!r}: no checksum header (overwritten, or not a proxgan file)")
     digest, length = fields[2].decode("ascii", "replace"), fields[3].decode("ascii", "replace")
