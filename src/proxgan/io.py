@@ -86,8 +86,9 @@ def read_checksummed(path: str | Path, what: str) -> bytes:
     header, newline, payload = data.partition(b"\n")
     fields = header.split(b" ")
     if data.startswith(b"PK\x03\x04") and what == "checkpoint":  # a bare torch.save zip: proxgan before checksums
-        raise ProxganError(f"{what} {str(path)!r} was written by an older proxgan without a checksum (format "
-                           "proxgan-run/1), which this version cannot verify; retrain the run")
+        raise ProxganError(f"damaged {what} {str(path)!r}: no checksum header, a bare torch file (a checkpoint "
+                           "of proxgan before version 2 of its format, which cannot be verified: retrain the run; "
+                           "or not a proxgan checkpoint)")
     if not newline or len(fields) != 4 or fields[0] != CHECKSUM_MAGIC or fields[1] != b"sha256":
         raise ProxganError(f"damaged {what} {str(path)!r}: no checksum header (overwritten, or not a proxgan file)")
     digest, length = fields[2].decode("ascii", "replace"), fields[3].decode("ascii", "replace")
