@@ -279,3 +279,10 @@ def test_linear_lr_schedule_decays_both_players_to_zero(strategy):
     g0, d0 = config.train.g_optimizer.lr, (0.003 if strategy == "regular" else config.proximal.lr)
     expected = [(g0 * (1 - k / 4), d0 * (1 - k / 4)) for k in range(4)]
     assert [lr for pair in seen for lr in pair] == pytest.approx([lr for pair in expected for lr in pair], rel=1e-12)
+
+
+def test_the_config_names_exactly_the_trainers_strategies():
+    from proxgan.config import STRATEGY_NAMES
+    from proxgan.train import STRATEGIES
+
+    assert tuple(STRATEGIES) == STRATEGY_NAMES

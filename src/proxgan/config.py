@@ -63,6 +63,8 @@ class OptimizerConfig:
 
 
 LR_SCHEDULES = ("constant", "linear")
+#: the discriminator updates of :mod:`proxgan.train` (its ``STRATEGIES`` implements exactly these)
+STRATEGY_NAMES = ("regular", "proximal")
 
 
 @dataclass
@@ -274,7 +276,6 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     from proxgan.data import DATASETS
     from proxgan.models import ARCHS
     from proxgan.objectives import FORMULATIONS
-    from proxgan.train import STRATEGIES
 
     if config.seed < 0:
         raise ProxganError(f"seed must be >= 0, got {config.seed}")
@@ -290,7 +291,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     for name in ("dim", "latent_dim"):
         if getattr(m, name) is not None:
             check_positive_int(f"model.{name}", getattr(m, name))
-    check_choice("train.strategy", t.strategy, STRATEGIES)
+    check_choice("train.strategy", t.strategy, STRATEGY_NAMES)
     check_choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
     for name in ("steps", "batch_size", "n_critic"):
         check_positive_int(f"train.{name}", getattr(t, name))

@@ -131,3 +131,18 @@ def check_existing_file(name: str, path: str | Path) -> Path:
     if not path.is_file():
         raise ProxganError(f"{name} {str(path)!r} does not exist or is not a file")
     return path
+
+
+def check_device(device: "str | torch.device") -> "torch.device":
+    """``device`` as a torch.device that exists here; a ProxganError for unknown or absent devices."""
+    import torch
+
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ProxganError(f"unknown device {str(device)!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ProxganError(f"device {str(device)!r} requested but no CUDA device is available")
+    if device.type not in ("cpu", "cuda"):
+        raise ProxganError(f"device {str(device)!r} is not supported; use cpu, cuda or cuda:N")
+    return device

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict
 from proxgan.data import InMemoryData, load_dataset
-from proxgan.errors import ProxganError, ProxganWarning, check_memory, check_path
+from proxgan.errors import ProxganError, ProxganWarning, check_device, check_memory, check_path
 from proxgan.io import atomic_write, read_checksummed, write_checksummed
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
@@ -314,12 +314,10 @@ def load_run(
     With ``average`` (the default) a run that averaged its generator gives its averaged generator;
     ``average=False`` gives the last iterate θ_k.
     """
-    from proxgan.train import resolve_device
-
     run_dir = check_path("run directory", run_dir)
     if not run_dir.is_dir():
         raise ProxganError(f"run directory {str(run_dir)!r} " + ("is not a directory" if run_dir.exists() else "does not exist"))
-    device = resolve_device(device)
+    device = check_device(device)
     path = checkpoint_path(run_dir, checkpoint)
     state = read_checkpoint(path)
     experiment = config_from_dict(state["config"])

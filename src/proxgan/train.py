@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import ExperimentConfig, OptimizerConfig
 from proxgan.data import InMemoryData, load_dataset
-from proxgan.errors import ProxganError, check_choices
+from proxgan.errors import ProxganError, check_choices, check_device
 from proxgan.locks import owns
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
@@ -82,6 +82,7 @@ class ProximalStrategy:
         return {"d_loss": update.losses[-1], "value": -update.loss, "penalty": update.sobolev, "inner_steps": float(update.steps)}
 
 
+#: ``train.strategy`` name -> strategy class; the names are :data:`proxgan.config.STRATEGY_NAMES`
 STRATEGIES: dict[str, type] = {"regular": RegularStrategy, "proximal": ProximalStrategy}
 
 
@@ -240,19 +241,6 @@ def _any_process(*flags: bool, device: torch.device) -> list[bool]:
     return [bool(v) for v in t.tolist()]
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``device`` as a torch.device that exists here; a ProxganError for unknown or absent devices."""
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise ProxganError(f"unknown device {str(device)!r}; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ProxganError(f"device {str(device)!r} requested but no CUDA device is available")
-    if device.type not in ("cpu", "cuda"):
-        raise ProxganError(f"device {str(device)!r} is not supported; use cpu, cuda or cuda:N")
-    return device
-
-
 def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemoryData) -> Trainer:
     """Models, formulation and strategy of ``config``, seeded; under torchrun, data parallel (DDP)."""
     from proxgan.runs import build_experiment_models
@@ -295,7 +283,7 @@ def train(
     from proxgan.config import config_to_dict
     from proxgan.results import prepare_out_dir, write_results
 
-    out_dir, device = Path(out_dir), resolve_device(device)
+    out_dir, device = Path(out_dir), check_device(device)
     rank = world()[0]
     cfg_dict, last = config_to_dict(config), runs.checkpoint_path(out_dir)
     state = runs.resume_state(out_dir, cfg_dict, resume=resume)  # on CPU: RNG states must stay CPU tensors

@@ -43,7 +43,7 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
     """
     from tqdm import tqdm
 
-    from proxgan.metrics import evaluate_run
+    from proxgan.evaluation import evaluate_run
 
     bars: dict[str, tqdm] = {}
 
