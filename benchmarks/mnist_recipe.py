@@ -33,6 +33,7 @@ CANDIDATES: dict[str, list[str]] = {
     "dim48": ["model.dim=48"],
     "hinge-sn": ["formulation=sngan-hinge", "train.g_optimizer.lr=2e-4", "train.d_optimizer.lr=2e-4"],
     "no-ema": ["train.average.kind=none"],
+    "n-critic-2": ["train.n_critic=2", "train.steps=8000"],
     "wgan-gp": ["formulation=wgan-gp", "train.n_critic=5", "train.g_optimizer.betas=[0.5,0.9]",
                 "train.d_optimizer.betas=[0.5,0.9]", "train.g_optimizer.lr=1e-4", "train.d_optimizer.lr=1e-4"],
 }
