@@ -737,12 +737,10 @@ def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False) -
         return scale
 
     def cut(params: dict[str, Any] | TrainSettings, changes: dict[str, Any]) -> dict[str, Any] | TrainSettings:
-        """A stage's parameters (a dict, or typed settings) with ``changes``; overrides are appended."""
+        """A stage's parameters with ``changes``: a dict updated, typed settings with their overrides appended."""
         if isinstance(params, dict):
-            extra = {"overrides": (*params.get("overrides", ()), *changes["overrides"])} if "overrides" in changes else {}
-            return params | changes | extra
-        extra = {"overrides": (*params.overrides, *changes["overrides"])} if "overrides" in changes else {}
-        return replace(params, **(changes | extra))
+            return params | changes
+        return replace(params, **(changes | {"overrides": (*params.overrides, *changes.get("overrides", ()))}))
 
     smoked = {stage: cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()}
     smoked["table1"] = replace(smoked["table1"], formulations=scale.table1.formulations[:1])
