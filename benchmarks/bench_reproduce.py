@@ -54,7 +54,7 @@ def main() -> None:
         scoring = time.perf_counter() - start
         print(f"{p.metric} of {p.samples} samples: {scoring:.2f} s (the first call may include training the classifier)")
         run = load_run(run_dir)
-        eq = config_for_run(run, **scale.equilibrium)
+        eq = config_for_run(run, **scale.equilibrium.overrides())
         setting = setting_from_run(run, quality=False)
         D_frozen = frozen_copy(setting.discriminator)
         w_final = {k: v.detach().clone() for k, v in setting.discriminator.state_dict().items()}

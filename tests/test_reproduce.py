@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from proxgan import reproduce as R
+from proxgan.reproduce import pipeline
 from proxgan.cli import main
 from proxgan.errors import ProxganError
 from proxgan.figures import plt, save_figure
@@ -32,7 +33,7 @@ def stand_ins(monkeypatch):
     calls = []
     stages = (fake_stage("alpha", calls), fake_stage("beta", calls, modules=("proxgan.no_such_lab",)),
               fake_stage("gamma", calls), fake_stage("delta", calls, requires=("gamma",)))
-    monkeypatch.setattr(R, "STAGES", stages)
+    monkeypatch.setattr(pipeline, "STAGES", stages)
     return calls
 
 
@@ -65,7 +66,7 @@ def test_resumable_missing_module_and_force(tmp_path, stand_ins):
 
 
 def test_a_stage_whose_input_is_missing_is_not_run(tmp_path, stand_ins, monkeypatch):
-    monkeypatch.setattr(R, "STAGES", (fake_stage("gamma", stand_ins, modules=("proxgan.no_such_trainer",)),
+    monkeypatch.setattr(pipeline, "STAGES", (fake_stage("gamma", stand_ins, modules=("proxgan.no_such_trainer",)),
                                       fake_stage("delta", stand_ins, requires=("gamma",))))
     doc = R.run_pipeline(tmp_path, scale="tiny")
     assert stand_ins == []
@@ -97,7 +98,7 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
                     assert config.data.name == p.dataset and (dim is None or config.model.dim == dim)
     assert table1.metric in R.METRIC_VALUES
     assert len(the_scale.seeds) >= 5  # Table 1's paired t interval on at least five seeds
-    EquilibriumConfig(**the_scale.equilibrium)
+    EquilibriumConfig(**the_scale.equilibrium.overrides())
 
 
 # --- the real pipeline, tiny scale ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from scipy import stats
 from proxgan import rules
 from proxgan.equilibrium import judge_test, summarize_test
 from proxgan.report import verdicts as V
-from proxgan.reproduce import _equilibrium_summary
+from proxgan.reproduce.stages import _equilibrium_summary
 
 # --- the t interval -----------------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""The figures of Table 1's stage (§6.2): the columns' means with 95 % t intervals, and each row seed by seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: the three columns of a Table 1 row: key, label, how to read it from the row
+TABLE1_COLUMNS = (("regular", "regular", lambda r: r["regular"]),
+                  ("proximal", "proximal, same steps", lambda r: r["proximal"]),
+                  ("equal", "proximal, same time", lambda r: r["equal_time"]["proximal"]))
+
+
+def _interval_error(stats: dict[str, Any]) -> tuple[float, float]:
+    """(below, above) the mean of its 95 % t interval, for an error bar (0 without an interval)."""
+    if stats["ci95"] is None:
+        return 0.0, 0.0
+    return stats["mean"] - stats["ci95"][0], stats["ci95"][1] - stats["mean"]
+
+
+def plot_table1(summary: dict[str, Any], out_dir: Path) -> str:
+    """Bars of the mean per row with 95 % t intervals: regular, proximal (same steps), proximal (same time)."""
+    from proxgan.figures import plt, save_figure
+
+    rows = summary["rows"]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(rows), 3.4))
+    width = 0.8 / len(TABLE1_COLUMNS)
+    for i, (_, label, pick) in enumerate(TABLE1_COLUMNS):
+        xs = [j + (i - 1) * width for j in range(len(rows))]
+        errors = list(zip(*(_interval_error(pick(r)) for r in rows)))
+        ax.bar(xs, [pick(r)["mean"] for r in rows], width, yerr=errors, capsize=3, label=label)
+    ax.set_xticks(range(len(rows)), [f"{r['formulation']}\nDIM={r['dim']}" for r in rows])
+    arrow = "higher" if summary["higher_is_better"] else "lower"
+    ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
+    ax.set_title(f"{summary['dataset']}: {summary['steps']} generator steps, {len(summary['seeds'])} seeds, "
+                 "95 % t intervals", fontsize=9)
+    ax.legend(fontsize=8)
+    return save_figure(fig, out_dir, "table1.png")
+
+
+def plot_table1_pairs(summary: dict[str, Any], row: dict[str, Any], out_dir: Path) -> str:
+    """One Table 1 row, seed by seed: each seed's regular, proximal (same steps) and proximal (same time)
+    scores joined by a line (a paired slope plot), the column means in black."""
+    from proxgan.figures import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    columns = [pick(row) for _, _, pick in TABLE1_COLUMNS]
+    for i, seed in enumerate(summary["seeds"]):
+        ax.plot(range(len(columns)), [c["values"][i] for c in columns], "o-", color=f"C{i % 10}", alpha=0.7,
+                ms=4, lw=1, label=f"seed {seed}")
+    ax.plot(range(len(columns)), [c["mean"] for c in columns], "s--", color="black", ms=6, label="mean")
+    ax.set_xticks(range(len(columns)), [label.replace(", ", "\n") for _, label, _ in TABLE1_COLUMNS])
+    ax.set_xlim(-0.3, len(columns) - 0.7)
+    arrow = "higher" if summary["higher_is_better"] else "lower"
+    ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
+    ax.set_title(f"{row['formulation']} DIM={row['dim']}, one line per seed; same time = "
+                 f"{row['equal_time']['proximal_steps']} proximal steps", fontsize=8)
+    ax.legend(fontsize=6, ncol=2)
+    return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}.png")

@@ -1,0 +1,212 @@
+"""The scales of ``proxgan reproduce``: the step counts, data and configs of every stage (:data:`SCALES`).
+
+``tiny`` is a seconds-long smoke test, ``quick`` runs on embedded data, ``cpu`` on MNIST at reduced step
+counts, ``gpu`` follows the paper's protocol (§6: DCGAN, 200,000 generator steps, Inception scores on
+CIFAR-10). :func:`get_scale` with ``smoke=True`` cuts any of them to a handful of steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from proxgan.errors import check_choice
+
+
+@dataclass(frozen=True)
+class GamesSettings:
+    """The ``games`` stage: the GDA-family ``methods`` (comma list) on min θ·φ, ``steps`` steps of size ``lr``."""
+
+    methods: str
+    lr: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class TheorySettings:
+    """The ``theory`` stage: the Gaussian setting (σ, dimension, t, η) of :class:`proxgan.theory.gaussian.Setting`,
+    ``sigmas`` values of σ in [sigma_min, sigma_max] (Theorem 1, Remark 1) and ``lambdas`` values of λη
+    geometrically spaced in [lambda_min, lambda_max] (Theorems 2–3, Proposition 3)."""
+
+    formulations: tuple[str, ...]
+    sigma: float
+    dim: int
+    t: float
+    eta: float
+    sigma_min: float
+    sigma_max: float
+    sigmas: int
+    lambda_min: float
+    lambda_max: float
+    lambdas: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EquilibriumSettings:
+    """The ``nash`` and ``proximal`` stages: :class:`proxgan.equilibrium.EquilibriumConfig` fields; ``None``
+    leaves that field at the paper's default."""
+
+    steps: int
+    inner_steps: int
+    inner_lr: float | None = None
+    log_points: int
+    eval_size: int
+    eval_batches: int
+    batch_size: int | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields that are set: the :class:`proxgan.equilibrium.EquilibriumConfig` overrides."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The ``train`` stage: the GANs of §2/§6.1, regular training, the scale's first seed.
+
+    ``config`` is a shipped config name, a template in ``formulation`` (e.g. ``mnist-{formulation}``);
+    ``overrides`` are ``key=value`` strings applied to it before the run's own settings.
+    """
+
+    config: str
+    dataset: str
+    formulations: tuple[str, ...]
+    steps: int
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table1Settings(TrainSettings):
+    """The ``table1`` stage: regular vs proximal runs on every seed, scored by ``metric`` on ``samples``
+    generator samples; ``config`` may also use ``{dim}``; one row per formulation × DIM."""
+
+    metric: str = "cls_is"
+    samples: int = 2000
+    dims: tuple[int, ...] = (32,)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Step counts and data of every stage at one scale (the settings of the scales are in :data:`SCALES`);
+    recorded in each stage's config. ``seeds``: Table 1's seeds; the trained GANs use the first."""
+
+    name: str
+    summary: str
+    games: GamesSettings
+    theory: TheorySettings
+    train: TrainSettings
+    equilibrium: EquilibriumSettings
+    table1: Table1Settings
+    seeds: tuple[int, ...]
+    data_root: str | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        """Every setting as plain data (the equilibrium settings as their overrides), for results.json."""
+        return asdict(self) | {"equilibrium": self.equilibrium.overrides()}
+
+
+_FORMULATIONS = ("wgan-wc", "wgan-gp", "sngan")
+_TABLE1_FORMULATIONS = ("wgan-wc", "sngan")
+_THEORY = TheorySettings(
+    formulations=("w2gan-quadratic", "w2gan", "wgan", "fgan-vanilla", "fgan-kl", "fgan-reverse-kl", "fgan-pearson",
+                  "fgan-hellinger"),
+    sigma=2.0, dim=1, t=1.0, eta=1.0, sigma_min=0.5, sigma_max=2.0, sigmas=50, lambda_min=1e-3, lambda_max=1e2,
+    lambdas=50,
+)
+_GAMES = GamesSettings(methods="simgda,altgda,ppm,eg,ogda", lr=0.2, steps=1000)
+#: the equilibrium tests of the quick and cpu scales: 200 generator steps of 20 inner Adam steps each
+_SHORT_TESTS = EquilibriumSettings(steps=200, inner_steps=20, inner_lr=1e-3, log_points=8, eval_size=512,
+                                   eval_batches=5)
+#: embedded toy runs write no intermediate sample grids or checkpoints (the run is minutes long)
+_TOY_LOG = ("log.sample_every=1000000", "log.checkpoint_every=1000000")
+_TINY = ("model.dim=8", "train.batch_size=32", "train.n_critic=2", "proximal.steps=2", "log.every=1", *_TOY_LOG)
+#: seeds of Table 1 (and the first one of the trained GANs): five, the fewest the paired t interval is run on
+_SEEDS = (0, 1, 2, 3, 4)
+
+#: the MNIST configs of ``--scale cpu`` (templates in {formulation}): change them here, e.g. to a faster recipe
+CPU_TRAIN_CONFIG = "mnist-{formulation}"
+CPU_TABLE1_CONFIG = "mnist-{formulation}"
+_CPU_LOG = ("log.every=10", "log.sample_every=1000", "log.checkpoint_every=500")
+
+SCALES: dict[str, Scale] = {
+    "tiny": Scale(
+        "tiny", "a smoke test of every stage in seconds; the numbers mean nothing.",
+        games=GamesSettings("simgda,altgda,ppm,eg", lr=0.2, steps=400),  # the averages reach t⁻¹
+        theory=replace(_THEORY, formulations=("w2gan", "wgan", "fgan-vanilla"), sigmas=4, lambda_min=1e-2,
+                       lambda_max=10.0, lambdas=7),
+        train=TrainSettings("ring8-wgan-gp", "ring8", ("sngan",), steps=4, overrides=_TINY),
+        equilibrium=EquilibriumSettings(steps=3, inner_steps=2, log_points=3, eval_size=64, eval_batches=3),
+        table1=Table1Settings("ring8-wgan-gp", "ring8", ("wgan-wc",), steps=4, overrides=_TINY, metric="emd",
+                              samples=256, dims=(8,)),
+        seeds=_SEEDS,
+    ),
+    "quick": Scale(
+        "quick", "embedded data only (scikit-learn's 8x8 digits, DCGAN DIM 32, classifier scores), about 7 "
+        "minutes on a 2-core CPU with --jobs 2; shows the direction of every claim, not the paper's numbers.",
+        games=_GAMES,
+        theory=replace(_THEORY, sigmas=25, lambdas=40),
+        train=TrainSettings("digits", "digits", _FORMULATIONS, steps=600, overrides=_TOY_LOG),
+        equilibrium=_SHORT_TESTS,
+        table1=Table1Settings("digits-proximal", "digits", _TABLE1_FORMULATIONS, steps=300,
+                              overrides=("train.n_critic=5", *_TOY_LOG), metric="cls_is", samples=2000, dims=(32,)),
+        seeds=_SEEDS,
+    ),
+    "cpu": Scale(
+        "cpu", "MNIST at reduced step counts with a narrow DCGAN (DIM 32) on a 2-core CPU; needs MNIST under "
+        "--data-root.",
+        games=_GAMES,
+        theory=_THEORY,
+        train=TrainSettings(CPU_TRAIN_CONFIG, "mnist", _FORMULATIONS, steps=1500, overrides=("model.dim=32", *_CPU_LOG)),
+        equilibrium=_SHORT_TESTS,
+        table1=Table1Settings(CPU_TABLE1_CONFIG, "mnist", _TABLE1_FORMULATIONS, steps=200, overrides=_CPU_LOG,
+                              metric="cls_is", samples=5000, dims=(32,)),
+        seeds=_SEEDS,
+    ),
+    "gpu": Scale(
+        "gpu", "the paper's protocol: DCGAN, 200,000 generator steps with 5 discriminator steps each, 10,000-step "
+        "equilibrium tests with 50 inner Adam steps, Inception scores on CIFAR-10 (MNIST and CIFAR-10 under "
+        "--data-root; Inception weights with a classifier head).",
+        games=_GAMES,
+        theory=_THEORY,
+        train=TrainSettings("mnist-{formulation}", "mnist", _FORMULATIONS, steps=200_000),
+        equilibrium=EquilibriumSettings(steps=10_000, inner_steps=50, log_points=16, eval_size=512, eval_batches=5),
+        table1=Table1Settings("table1-{formulation}-dim{dim}", "cifar10", _TABLE1_FORMULATIONS, steps=200_000,
+                              metric="is", samples=50_000, dims=(64, 128)),
+        seeds=_SEEDS,
+    ),
+}
+
+
+_SMOKE_TRAINING = ("train.batch_size=8", "train.n_critic=1", "proximal.steps=2", "log.every=1",
+                   "log.sample_every=1000000", "log.checkpoint_every=1000000")
+#: what ``smoke`` sets in every scale: a handful of steps per stage (one critic step, two inner proximal steps),
+#: batches of 8, the fewest samples each metric takes (the Inception Score: one per split); training overrides
+#: are appended to the scale's own
+_SMOKE: dict[str, dict[str, Any]] = {
+    "games": {"steps": 20},
+    "theory": {"sigmas": 3, "lambdas": 3},
+    "train": {"steps": 2, "overrides": _SMOKE_TRAINING},
+    "equilibrium": {"steps": 2, "inner_steps": 2, "log_points": 2, "eval_size": 16, "batch_size": 8},
+    "table1": {"steps": 2, "samples": 10, "overrides": _SMOKE_TRAINING},
+}
+
+
+def _cut(settings: Any, changes: dict[str, Any]) -> Any:
+    """``settings`` with ``changes``; ``overrides`` in ``changes`` are appended to the settings' own."""
+    if "overrides" in changes:
+        changes = changes | {"overrides": (*settings.overrides, *changes["overrides"])}
+    return replace(settings, **changes)
+
+
+def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False) -> Scale:
+    """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in.
+
+    ``smoke`` keeps the scale's data, configs, models, DIMs and metrics but cuts every stage to a handful of
+    steps (:data:`_SMOKE`), one seed and Table 1's first formulation: the whole pipeline of, say, ``gpu`` runs
+    end to end on a CPU. Its results are recorded as scale ``NAME+smoke``, so a real run never reuses them.
+    """
+    scale = replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
+    if not smoke:
+        return scale
+    smoked = {stage: _cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()}
+    smoked["table1"] = replace(smoked["table1"], formulations=scale.table1.formulations[:1])
+    return replace(scale, name=f"{scale.name}+smoke", seeds=scale.seeds[:1], **smoked)
