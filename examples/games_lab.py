@@ -10,7 +10,7 @@
 import argparse
 import tempfile
 
-from proxgan.games.lab import run
+from proxgan.games.experiment import run
 
 parser = argparse.ArgumentParser(description="the games lab from Python")
 parser.add_argument("--steps", type=int, default=200)

@@ -10,7 +10,7 @@ from proxgan.errors import ProxganError
 from proxgan.games.builtin import bilinear, coupling_matrix, dirac, linear_wgan, make_game, quadratic
 from proxgan.games.classify import classify
 from proxgan.games.game import DTYPE, Game
-from proxgan.games.lab import average_report, decay_exponent, empirical_rho, method_report, running_average
+from proxgan.games.experiment import average_report, decay_exponent, empirical_rho, method_report, running_average
 from proxgan.games.methods import METHOD_NAMES, StepSizes, make_method, ppm, run_method
 from proxgan.games.rates import (
     averaged_displacement,

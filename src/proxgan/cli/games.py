@@ -112,9 +112,9 @@ def summarize_classification(doc: dict[str, Any]) -> str:
 
 def _run_command(game: str) -> click.Command:
     def command(out, as_json, **options):
-        from proxgan.games import lab
+        from proxgan.games import experiment
 
-        record_experiment(out, as_json, lambda out_dir: lab.run(out_dir, game=game, **options), summarize_run)
+        record_experiment(out, as_json, lambda out_dir: experiment.run(out_dir, game=game, **options), summarize_run)
 
     command.__doc__ = (f"Run GDA-family methods on the {game} game and compare measured and theoretical ρ.\n\n"
                        f"{GAME_HELP[game]}\n\nWrites results.json, trajectories.png and distance.png to --out.")
@@ -124,9 +124,9 @@ def _run_command(game: str) -> click.Command:
 
 def _classify_command(game: str) -> click.Command:
     def command(out, as_json, **options):
-        from proxgan.games import lab
+        from proxgan.games import experiment
 
-        record_experiment(out, as_json, lambda out_dir: lab.classify_point(out_dir, game=game, **options),
+        record_experiment(out, as_json, lambda out_dir: experiment.classify_point(out_dir, game=game, **options),
                           summarize_classification)
 
     command.__doc__ = (f"Local Nash / local minimax / neither at a point of the {game} game (exact Hessian).\n\n"

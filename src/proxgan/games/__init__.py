@@ -4,5 +4,5 @@
 ``game`` (the Game type and its vector field), ``builtin`` (bilinear, quadratic, Dirac-GAN),
 ``methods`` (Sim/Alt-GDA, proximal point, extragradient, optimistic GDA, (k,1)-GDA), ``rates``
 (closed-form contraction factors and conserved quantities), ``classify`` (local Nash / local
-minimax), ``lab`` (the ``proxgan games`` experiment).
+minimax), ``experiment`` (the ``proxgan games`` experiments).
 """

@@ -16,7 +16,7 @@ Stage summaries read here (``doc["results"]["summary"]``):
 
 - ``games``: ``{"lr", "steps", "methods": {name: {"rho_empirical", "rho_theory", "bounded",
   "converged", "final_distance", "average"}}}`` for min_θ max_φ θ·φ (``average``: the running average of
-  the iterates, :func:`proxgan.games.lab.average_report`; absent in results written before it).
+  the iterates, :func:`proxgan.games.experiment.average_report`; absent in results written before it).
 - ``theory``: ``{"nash": [{"formulation", "sigma", "sigma_min_constraint", "nash_gap_generator",
   "nash_gap_discriminator", "is_nash", "tolerance"}], "proximal": [{"formulation", "eta", "lambdas",
   "is_proximal_equilibrium", "lambda_max", "lambda_max_unbounded", "lambda_theorem",

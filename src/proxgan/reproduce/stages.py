@@ -70,7 +70,7 @@ class Context:
 def games_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     """The lecture's experiment on min θ·φ: every method from (1, 1), measured ρ beside the closed form, and
     the running average of its iterates."""
-    from proxgan.games.lab import run
+    from proxgan.games.experiment import run
 
     p = ctx.scale.games
     out = run(stage_dir, game="bilinear", methods=p.methods, lr=p.lr, steps=p.steps, average=True)
@@ -256,7 +256,7 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("games", "GDA family on min θ·φ (lecture)", ("proxgan.games.lab",), games_stage),
+    Stage("games", "GDA family on min θ·φ (lecture)", ("proxgan.games.experiment",), games_stage),
     Stage("theory", "Gaussian GAN games: Nash gaps vs σ, proximal gaps vs λ (Thm. 1–3)", ("proxgan.theory.lab",),
           theory_stage),
     Stage("train", "training WGAN-WC, WGAN-GP and SN-GAN (§2, §6)", ("proxgan.train", "proxgan.metrics"),
