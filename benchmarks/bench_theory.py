@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from proxgan.theory import lab
+from proxgan.theory import analysis
+from proxgan.theory.experiment import run_sweep
 from proxgan.theory.gaussian import Setting
 
 TARGET_SECONDS = 10.0
@@ -24,17 +25,17 @@ def main() -> None:
     lambdas = np.geomspace(1e-3, 1e2, 50)
     rows = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    for formulation in lab.FORMULATIONS:
+    for formulation in analysis.FORMULATIONS:
         w, c = time.perf_counter(), time.process_time()
-        lab.nash_gaps_vs_sigma(formulation, setting.replace(orthogonal=False), sigmas)
-        lab.nash_gaps_vs_sigma(formulation, setting.replace(orthogonal=True), sigmas)
-        if formulation in lab.PROXIMAL_FORMULATIONS:
-            lab.proximal_gaps_vs_lambda(formulation, setting, lambdas)
+        analysis.nash_gaps_vs_sigma(formulation, setting.replace(orthogonal=False), sigmas)
+        analysis.nash_gaps_vs_sigma(formulation, setting.replace(orthogonal=True), sigmas)
+        if formulation in analysis.PROXIMAL_FORMULATIONS:
+            analysis.proximal_gaps_vs_lambda(formulation, setting, lambdas)
         rows.append((formulation, time.perf_counter() - w, time.process_time() - c))
     compute_wall, compute_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     with tempfile.TemporaryDirectory() as tmp:
         w, c = time.perf_counter(), time.process_time()
-        lab.run_sweep(Path(tmp), list(lab.FORMULATIONS), setting, sigmas, lambdas)
+        run_sweep(Path(tmp), list(analysis.FORMULATIONS), setting, sigmas, lambdas)
         sweep_wall, sweep_cpu = time.perf_counter() - w, time.process_time() - c
     print("formulation          wall s   cpu s   (2 constraint sets × 50 σ; 50 λ where proximal)")
     for name, w, c in rows:

@@ -508,7 +508,7 @@ def test_nash_test_reaches_the_theorem_labs_exact_nash_gap_for_the_1d_wgan():
     starts at u = 0.05) and its minimum over 𝒢 is the lab's generator best response; the Nash test must reach
     V(G*, D*) − nash_gap_generator and never go below it. Expectations use n midpoint quantiles of N(0, 1)."""
     from proxgan.theory.gaussian import Setting
-    from proxgan.theory.lab import analyze
+    from proxgan.theory.analysis import analyze
 
     theory = analyze("wgan", Setting(sigma=2.0, dim=1, t=1.0), lambdas=np.array([0.1]))
     assert theory["D_star"]["slope_sign"] == 1.0 and theory["G_star"] == {"W": [[1.0]], "u": [0.0]}

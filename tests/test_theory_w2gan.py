@@ -6,7 +6,7 @@ import ot
 import pytest
 from scipy.optimize import minimize
 
-from proxgan.theory import lab, w2gan
+from proxgan.theory import analysis, w2gan
 from proxgan.theory.gaussian import (
     LinearGenerator,
     Setting,
@@ -119,7 +119,7 @@ def test_sobolev_distance_of_quadratics_matches_monte_carlo():
 @pytest.mark.parametrize("sigma, t, eta", [(2.0, 1.0, 1.0), (1.5, 0.5, 2.0)])
 def test_theorem1_generator_gain_beyond_sigma_one(sigma, t, eta):
     setting = Setting(sigma=sigma, dim=2, t=t, eta=eta)
-    r = lab.analyze("w2gan-quadratic", setting, lambdas=LAMBDAS, verify=False)
+    r = analysis.analyze("w2gan-quadratic", setting, lambdas=LAMBDAS, verify=False)
     assert not r["is_nash"]
     assert r["nash_gap_generator"] > 100 * r["tolerance"]
     assert abs(r["nash_gap_discriminator"]) <= r["tolerance"]
@@ -130,7 +130,7 @@ def test_theorem1_generator_gain_beyond_sigma_one(sigma, t, eta):
 
 @pytest.mark.parametrize("formulation", ["w2gan-quadratic", "w2gan"])
 def test_remark1_nash_below_sigma_one_with_orthogonal_generators(formulation):
-    r = lab.analyze(formulation, Setting(sigma=0.6, dim=2, orthogonal=True), lambdas=LAMBDAS, verify=False)
+    r = analysis.analyze(formulation, Setting(sigma=0.6, dim=2, orthogonal=True), lambdas=LAMBDAS, verify=False)
     assert r["is_nash"]
     assert abs(r["nash_gap_generator"]) <= r["tolerance"]
     assert r["lambda_max"] == np.inf
@@ -184,7 +184,7 @@ def test_proximal_inner_max_is_strongly_concave_as_proposition4_says():
 
 @pytest.mark.parametrize("sigma, eta", [(2.0, 1.0), (3.0, 0.5), (1.25, 2.0)])
 def test_lambda_max_is_at_least_theorem2_threshold(sigma, eta):
-    r = lab.analyze("w2gan-quadratic", Setting(sigma=sigma, dim=2, eta=eta), lambdas=LAMBDAS / eta, verify=False)
+    r = analysis.analyze("w2gan-quadratic", Setting(sigma=sigma, dim=2, eta=eta), lambdas=LAMBDAS / eta, verify=False)
     lam_theorem = 1 / (4 * eta)
     assert r["lambda_theorem"] == lam_theorem
     assert r["lambda_max"] >= lam_theorem
@@ -195,7 +195,7 @@ def test_lambda_max_is_at_least_theorem2_threshold(sigma, eta):
 
 
 def test_nesting_and_corollary1_on_the_lambda_sweep():
-    r = lab.analyze("w2gan", Setting(sigma=2.0, dim=1), lambdas=LAMBDAS, verify=False)
+    r = analysis.analyze("w2gan", Setting(sigma=2.0, dim=1), lambdas=LAMBDAS, verify=False)
     prox = r["proximal"]
     ok = np.asarray(prox["is_proximal_equilibrium"])
     lambdas = np.asarray(prox["lambdas"])

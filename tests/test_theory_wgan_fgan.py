@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from proxgan.theory import fgan, lab, wgan1d
+from proxgan.theory import analysis, fgan, wgan1d
 from proxgan.theory.gaussian import LinearGenerator, Setting, mean_abs_normal, normal_cdf, normal_pdf
 
 LAMBDAS = np.geomspace(1e-2, 10, 8)
@@ -49,7 +49,7 @@ def test_wgan_proximal_value_matches_scipy_and_pointwise_argmax(lam):
 
 
 def test_wgan_no_nash_beyond_one_and_remark1_below():
-    r = lab.analyze("wgan", Setting(sigma=2.0, t=1.0), lambdas=LAMBDAS)
+    r = analysis.analyze("wgan", Setting(sigma=2.0, t=1.0), lambdas=LAMBDAS)
     assert not r["is_nash"]
     # derived: D* = |x|, the generator maximises E|wZ + u| at |w| = 1, |u| = t
     assert r["nash_gap_generator"] == pytest.approx(mean_abs_normal(1.0, 1.0) - mean_abs_normal(0.0, 1.0), abs=1e-9)
@@ -59,7 +59,7 @@ def test_wgan_no_nash_beyond_one_and_remark1_below():
     assert r["theorem3"]["inf_alpha_sq"] == 0.0
     gaps = np.asarray(r["proximal"]["generator_gaps"])
     assert np.all(gaps > r["tolerance"]) and np.all(np.diff(gaps) > 0)
-    remark = lab.analyze("wgan", Setting(sigma=0.6, orthogonal=True), lambdas=LAMBDAS)
+    remark = analysis.analyze("wgan", Setting(sigma=0.6, orthogonal=True), lambdas=LAMBDAS)
     assert remark["is_nash"] and remark["lambda_max"] == np.inf
 
 
@@ -88,7 +88,7 @@ def test_fgan_divergences_match_gaussian_closed_forms(w, u):
 
 def test_fgan_pearson_divergence_flagged_infinite():
     assert bool(fgan.divergence_1d("pearson", 2.0, 1.0, 0.0)[1])
-    r = lab.analyze("fgan-pearson", Setting(sigma=2.0))
+    r = analysis.analyze("fgan-pearson", Setting(sigma=2.0))
     assert r["value"] is None and r["is_nash"] is None
 
 
@@ -106,18 +106,18 @@ def test_fgan_value_at_optimum_is_the_divergence_and_matches_monte_carlo(name):
 
 @pytest.mark.parametrize("name", ["vanilla", "reverse-kl", "hellinger"])
 def test_fgan_gap_signs_on_both_sides_of_one(name):
-    above = lab.analyze(f"fgan-{name}", Setting(sigma=1.6))
+    above = analysis.analyze(f"fgan-{name}", Setting(sigma=1.6))
     assert not above["is_nash"] and above["nash_gap_generator"] > 1e3 * above["tolerance"]
     assert above["divergence_minimizer_check"]["G_star_is_minimizer"]
     if name == "reverse-kl":  # ψ(r*) = log r* − 1 = const + (1 − 1/σ²)Y²/2: the gain is (1 − 1/σ²)t²/2
         assert above["nash_gap_generator"] == pytest.approx((1 - 1 / 1.6**2) / 2, abs=1e-7)
-    below = lab.analyze(f"fgan-{name}", Setting(sigma=0.7, orthogonal=True))
+    below = analysis.analyze(f"fgan-{name}", Setting(sigma=0.7, orthogonal=True))
     assert abs(below["nash_gap_generator"]) <= below["tolerance"]
 
 
 def test_fgan_monte_carlo_in_two_dimensions():
     # Hellinger: f*(D*) = √r* − 1 has a finite second moment, so the standard error is meaningful
-    r = lab.analyze("fgan-hellinger", Setting(sigma=1.5, dim=2), samples=4000)
+    r = analysis.analyze("fgan-hellinger", Setting(sigma=1.5, dim=2), samples=4000)
     assert r["nash_gap_generator"] > 3 * r["nash_gap_generator_standard_error"]
     assert not r["is_nash"]
     # D* = f'(p_X/p_G*) is the best response: the discriminator gap is zero within Monte Carlo error

@@ -99,7 +99,7 @@ def _run_command(formulation: str) -> click.Command:
     @json_option
     def command(sigma, dim, t, eta, sigma_min_one, lam, verify, samples, seed, out: Path, as_json: bool):
         from proxgan.theory.gaussian import require_dim_one
-        from proxgan.theory.lab import run_single
+        from proxgan.theory.experiment import run_single
 
         setting = _setting(sigma, dim, t, eta, sigma_min_one)
         if lam is not None:
@@ -134,7 +134,8 @@ def sweep(sigma, dim, t, eta, sigma_min_one, formulations, sigma_min, sigma_max,
     """Nash gaps vs σ (both constraint sets; σ = 1 marked) and λ-proximal gaps vs λ at --sigma."""
     import numpy as np
 
-    from proxgan.theory.lab import FORMULATIONS, run_sweep
+    from proxgan.theory.analysis import FORMULATIONS
+    from proxgan.theory.experiment import run_sweep
 
     setting = _setting(sigma, dim, t, eta, sigma_min_one)
     names = check_choices("formulation", formulations, FORMULATIONS)

@@ -99,7 +99,7 @@ def theory_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
 
     from proxgan.io import to_jsonable
     from proxgan.theory.gaussian import Setting
-    from proxgan.theory.lab import run_sweep
+    from proxgan.theory.experiment import run_sweep
 
     p = ctx.scale.theory
     setting = Setting(sigma=p.sigma, dim=p.dim, t=p.t, eta=p.eta)
@@ -257,7 +257,7 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
 
 STAGES: tuple[Stage, ...] = (
     Stage("games", "GDA family on min θ·φ (lecture)", ("proxgan.games.experiment",), games_stage),
-    Stage("theory", "Gaussian GAN games: Nash gaps vs σ, proximal gaps vs λ (Thm. 1–3)", ("proxgan.theory.lab",),
+    Stage("theory", "Gaussian GAN games: Nash gaps vs σ, proximal gaps vs λ (Thm. 1–3)", ("proxgan.theory.experiment",),
           theory_stage),
     Stage("train", "training WGAN-WC, WGAN-GP and SN-GAN (§2, §6)", ("proxgan.train", "proxgan.metrics"),
           train_stage),

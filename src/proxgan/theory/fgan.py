@@ -22,13 +22,27 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from proxgan.errors import check_memory
 from proxgan.objectives import FDIVERGENCES
-from proxgan.theory.gaussian import Setting, gaussian_edges, grid_zoom_minimize, line_rule
+from proxgan.theory.gaussian import (
+    Setting,
+    gap_tolerance,
+    gaussian_edges,
+    generator_starts,
+    grid_zoom_minimize,
+    isotropic_generator,
+    line_rule,
+    projected_generator_descent,
+)
 
 #: formulation suffix → FDIVERGENCES key
 DIVERGENCES = {"vanilla": "js", "kl": "kl", "reverse-kl": "reverse-kl", "pearson": "pearson", "hellinger": "hellinger"}
 SCALE_FLOOR = 0.05
 TAIL_TOL = 1e-9
+#: tolerance on gaps in d = 1, times (1 + |V|): quadrature
+TOLERANCE = 1e-8
+#: Monte Carlo verdicts (d > 1): a gain is significant beyond this many standard errors
+MC_SIGMAS = 3.0
 
 
 @contextmanager
@@ -277,3 +291,104 @@ def monte_carlo_generator_objective(name: str, setting: Setting, draws):
         return float(value.detach()), gW.numpy(), gu.numpy()
 
     return objective
+
+
+# --- the analysis of one setting (Theorem 1, Remark 1) ----------------------------------------------
+
+
+def check_size(setting: Setting, samples: int) -> None:
+    """Refuse Monte Carlo draws whose arrays (a few copies of samples × d float64) exceed the available memory."""
+    check_memory(f"{samples} Monte Carlo draws in {setting.dim} dimensions", 8.0 * samples * setting.dim * 6)
+
+
+def analyze(setting: Setting, name: str, samples: int, seed: int) -> dict:
+    """(G*, D*) = (s*·z, f'(p_X/p_G*)) for the f-divergence ``name``: Nash gaps by quadrature in d = 1
+    (with the Stackelberg value), by Monte Carlo with standard errors in d > 1."""
+    s_star = setting.closest_scale
+    G = isotropic_generator(setting, s_star)
+    base = {
+        "G_star": G.to_dict(),
+        "D_star": {"form": "D*(x) = f'(p_X(x)/p_G*(x))", "f_divergence": DIVERGENCES[name]},
+        "theorem1_condition_t2_fpp_nondecreasing": theorem1_condition(name),
+        "lambda_theorem": None,
+        "proximal": None,
+        "proximal_note": "the Sobolev-proximal inner problem over unconstrained D is an elliptic "
+        "boundary-value problem; not computed for f-GANs",
+    }
+    if setting.dim == 1:
+        return base | _analyze_1d(setting, name)
+    draws = monte_carlo_draws(setting, samples, seed)
+    value, value_se = monte_carlo_value(name, setting, draws, G.W, G.u)
+    # d_f(P_G*, P_X) = E_{G*} f(r*) = E_X f(r*)/r*: the X-form has the lighter tail when σ > s*
+    ratio = np.exp(np.clip(log_ratio(np.sum(draws[0] ** 2, 1), setting.sigma, setting.dim, s_star), -300, 300))
+    divergence_terms = f_value(name, ratio) / ratio
+    divergence = float(divergence_terms.mean())
+    divergence_se = float(divergence_terms.std(ddof=1) / np.sqrt(samples))
+    objective = monte_carlo_generator_objective(name, setting, draws)
+    G_best, _ = projected_generator_descent(objective, setting, generator_starts(setting, G, n_random=1, seed=seed), steps=60)
+    gain, gain_se = monte_carlo_gain(name, setting, draws, G, G_best)
+    return {
+        **base,
+        "divergent": False,
+        "value": value,
+        "value_standard_error": value_se,
+        "divergence": divergence,
+        "divergence_standard_error": divergence_se,
+        "discriminator_best_response_value": divergence,
+        "generator_best_response": G_best.to_dict(),
+        "nash_gap_generator": gain,
+        "nash_gap_generator_standard_error": gain_se,
+        "nash_gap_discriminator": divergence - value,
+        "nash_gap_discriminator_standard_error": float(np.hypot(value_se, divergence_se)),
+        "stackelberg_value": None,
+        "expectations": f"Monte Carlo, {samples} draws (seed {seed}); verdict at {MC_SIGMAS:g} standard errors "
+        "(meaningful only where f*(D*(Y)) has a finite variance: not for KL or Pearson once σ² ≥ 2·s*²)",
+        "tolerance": None,
+    }
+
+
+def _analyze_1d(setting: Setting, name: str) -> dict:
+    """The d = 1 gaps by quadrature; null gaps where the divergence (or E f*(D*)) is infinite."""
+    s_star = setting.closest_scale
+    value, value_div = value_1d(name, setting.sigma, s_star, s_star, 0.0)
+    divergence, div_div = divergence_1d(name, setting.sigma, s_star, 0.0)
+    if bool(value_div) or bool(div_div):
+        return {"divergent": True, "value": None, "divergence": None, "nash_gap_generator": None,
+                "nash_gap_discriminator": None, "is_nash": None, "stackelberg_value": None,
+                "note": "the f-divergence (or E f*(D*)) is infinite in this setting (e.g. Pearson χ² for σ ≥ √2·s*)"}
+    gen_min, w, u, gen_div = generator_min_1d(setting, name, setting.sigma)
+    check = divergence_minimizer_check_1d(setting, name)
+    return {
+        "divergent": False,
+        "value": float(value),
+        "divergence": float(divergence),
+        "discriminator_best_response_value": float(divergence),
+        "generator_best_response": {"W": [[float(w)]], "u": [float(u)], "value": None if gen_div else float(gen_min)},
+        "nash_gap_generator": float("inf") if gen_div else float(value - gen_min),
+        "nash_gap_discriminator": float(divergence - value),
+        "stackelberg_value": check["search_minimum"],
+        "divergence_minimizer_check": check,
+        "tolerance": gap_tolerance(TOLERANCE, float(value)),
+        "expectations": "composite Gauss–Legendre quadrature",
+    }
+
+
+def nash_gaps(setting: Setting, name: str, sigmas: np.ndarray, s_star: np.ndarray):
+    """Batched over σ in d = 1: (V(G*, D*), min_G V(G, D*), max_D V(G*, D) = d_f); V and d_f are NaN
+    where either is infinite, min_G V is −∞ where the generator's deviation makes it diverge."""
+    value, divergent = value_1d(name, sigmas, s_star, s_star, 0.0)
+    gen_min, _, _, gen_divergent = generator_min_1d(setting, name, sigmas)
+    best, best_divergent = divergence_1d(name, sigmas, s_star, 0.0)
+    divergent = divergent | best_divergent
+    gen_min = np.where(gen_divergent, -np.inf, gen_min)
+    return np.where(divergent, np.nan, value), gen_min, np.where(divergent, np.nan, best)
+
+
+def deviation_values(setting: Setting, name: str, Ws: list, us: list, *, samples: int, seed: int):
+    """V(G, D*) against the frozen D* = f'(p_X/p_G*), and max_D V(G, D) = d_f (NaN in d > 1, where V
+    is a Monte Carlo estimate on ``samples`` draws), at each G = (W, u)."""
+    if setting.dim == 1:
+        w, u = np.array([W[0, 0] for W in Ws]), np.array([u[0] for u in us])
+        return value_1d(name, setting.sigma, setting.closest_scale, w, u)[0], divergence_1d(name, setting.sigma, w, u)[0]
+    draws = monte_carlo_draws(setting, samples, seed)
+    return [monte_carlo_value(name, setting, draws, W, u)[0] for W, u in zip(Ws, us)], [np.nan] * len(Ws)

@@ -159,6 +159,11 @@ def gaussian_edges(means: list, stds: list, breakpoints: list, pieces: int = 12,
     return np.concatenate(cols, axis=-1)
 
 
+def gap_tolerance(base: float, value):
+    """The absolute tolerance on a gap at game value V: ``base``·(1 + |V|) (elementwise on arrays)."""
+    return base * (1 + abs(value))
+
+
 def require_dim_one(setting: Setting, formulation: str) -> None:
     """The 1-D WGAN analysis (Theorem 1, third bullet) needs d = 1."""
     if setting.dim != 1:

@@ -128,3 +128,26 @@ def nesting_violations(lambdas: np.ndarray, gaps: np.ndarray, tol: float) -> int
     order = np.argsort(lambdas)
     ok = np.asarray(gaps)[order] <= tol
     return int(sum(1 for i in range(len(ok)) for j in range(i + 1, len(ok)) if ok[j] and not ok[i]))
+
+
+def proximal_summary(lambdas, gen_gaps, disc_gaps, tol, gap_at, value, stackelberg) -> dict:
+    """λ-sweep verdicts (Proposition 2: both λ-proximal gaps ≤ tol), λ_max (bisection-refined,
+    :func:`lambda_max_search`), Proposition 3's nesting count and Corollary 1's check (whether V(G*, D*)
+    equals the Stackelberg value)."""
+    ok = (gen_gaps <= tol) & (disc_gaps <= tol)
+    search = lambda_max_search(gap_at, lambdas, np.maximum(gen_gaps, disc_gaps), tol)
+    return {
+        "lambdas": lambdas,
+        "generator_gaps": gen_gaps,
+        "discriminator_gaps": disc_gaps,
+        "is_proximal_equilibrium": ok,
+        "lambda_max": search["lambda_max"],
+        "lambda_max_bracket": search["bracket"],
+        "nesting_violations": nesting_violations(lambdas, np.maximum(gen_gaps, disc_gaps), tol),
+        "corollary1": {
+            "stackelberg_value": stackelberg,
+            "value_at_G_star": value,
+            "G_star_attains_stackelberg_value": bool(abs(value - stackelberg) <= tol),
+            "proximal_equilibria_in_sweep": int(ok.sum()),
+        },
+    }

@@ -27,7 +27,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from proxgan.theory.gaussian import LinearGenerator, Setting, bures_w2_squared, isotropic_generator, sqrtm_psd
+from proxgan.errors import ProxganError
+from proxgan.theory.gaussian import (
+    LinearGenerator,
+    Setting,
+    bures_w2_squared,
+    gap_tolerance,
+    generator_starts,
+    isotropic_generator,
+    projected_generator_descent,
+    sqrtm_psd,
+)
+from proxgan.theory.proximal import penalty_strong_convexity, proximal_summary
+
+#: tolerance on gaps, times (1 + |V|): closed forms and bisection
+TOLERANCE = 1e-9
+#: largest d of the full-coordinate re-solve (``verify``): it took 37 s at d = 10 and over 2 minutes at d = 20
+#: on a 2-core CPU (``proxgan theorem w2gan-quadratic --dim 10|20``)
+VERIFY_MAX_DIM = 10
+#: largest d of the analysis without the re-solve (``--no-verify``): 12 s at d = 40, over 100 s at d = 100
+CLOSED_FORM_MAX_DIM = 40
 
 
 def value_and_gradients(setting: Setting, W, u, A, b):
@@ -270,3 +289,132 @@ def smoothness(setting: Setting, G: LinearGenerator, A, b, step: float = 1e-5) -
     w = np.concatenate([vector_from_symmetric(np.asarray(A, float)), np.asarray(b, float)])
     H = np.stack([(grad(w + step * e) - grad(w - step * e)) / (2 * step) for e in np.eye(len(w))])
     return float(np.linalg.eigvalsh(-(H + H.T) / 2).max())
+
+
+# --- the analysis of one setting (Theorems 1–2, Remark 1, Proposition 4, Corollary 1) ----------------
+
+
+def check_size(setting: Setting, *, verify: bool) -> None:
+    """Refuse dimensions beyond :data:`VERIFY_MAX_DIM` (with ``verify``) or :data:`CLOSED_FORM_MAX_DIM`."""
+    if verify and setting.dim > VERIFY_MAX_DIM:
+        raise ProxganError(f"--dim {setting.dim} is too large for the full-coordinate re-solve (--verify took 37 s at "
+                           f"d = 10 and over 2 minutes at d = 20); the limit is {VERIFY_MAX_DIM}: pass --no-verify")
+    if setting.dim > CLOSED_FORM_MAX_DIM:
+        raise ProxganError(f"--dim {setting.dim} is too large: the W2GAN analysis took 12 s at d = 40 and over "
+                           f"100 s at d = 100; the limit is {CLOSED_FORM_MAX_DIM}")
+
+
+def _reduced_generator(setting: Setting, p, R, q) -> LinearGenerator:
+    """The generator with variance p along e₁ (where u = √R e₁ points) and q across."""
+    scales = np.full(setting.dim, np.sqrt(float(q)))
+    scales[0] = np.sqrt(float(p))
+    u = np.zeros(setting.dim)
+    u[0] = np.sqrt(float(R))
+    return LinearGenerator(np.diag(scales), u)
+
+
+def analyze(setting: Setting, lambdas: np.ndarray, *, cconcave: bool, verify: bool) -> dict:
+    """(G*, D*) = (the divergence minimiser, its Brenier potential): Nash gaps, λ-proximal gaps over
+    ``lambdas`` with λ_max, Theorem 2's λ = 1/(4η), Proposition 4's constants, the Stackelberg value.
+    ``cconcave``: D ranges over c-concave functions (``w2gan``), else over quadratics
+    (``w2gan-quadratic``); ``verify`` re-solves the best responses in full (W, u) coordinates."""
+    sigma = setting.sigma
+    G = divergence_minimizer(setting)
+    A, b = brenier_discriminator(setting, G)
+    game_value = value(setting, G.W, G.u, A, b)
+    divergence = transport_cost(setting, G)
+    tol = gap_tolerance(TOLERANCE, game_value)
+    p_star, m_star = reduced_equilibrium(setting, sigma)
+    # discriminator's best response: OT duality (Bures) over c-concave D, or the concave
+    # maximisation over quadratic D (reduced λ = 0 problem)
+    disc_best = divergence if cconcave else float(reduced_discriminator_max(setting, sigma, p_star))
+    gen_min, p, R, q = (float(x) for x in reduced_generator_min(setting, sigma, m_star, np.inf))
+    G_best = _reduced_generator(setting, p, R, q)
+    stackelberg = float(reduced_generator_min(setting, sigma, m_star, 0.0)[0])
+
+    def gen_gap_at(lam):
+        return game_value - reduced_generator_min(setting, sigma, m_star, lam)[0]
+
+    prox_at_star = reduced_value(setting, sigma, m_star, lambdas, p_star)
+    proximal = proximal_summary(
+        lambdas, gen_gap_at(lambdas), disc_best - prox_at_star, tol, gen_gap_at, game_value, stackelberg
+    )
+    if cconcave:
+        proximal["lambda_max_kind"] = "lower bound: inner max over quadratic D̃, a subset of the c-concave functions"
+    else:
+        proximal["lambda_max_kind"] = "exact for quadratic D̃"
+    shifted = LinearGenerator(G.W, G.u + np.eye(setting.dim)[0] * setting.t)
+    eta1 = penalty_strong_convexity(sigma)
+    eta2 = max(smoothness(setting, G, A, b), smoothness(setting, shifted, A, b))
+    result = {
+        "G_star": G.to_dict(),
+        "D_star": {"A": A, "b": b, "form": "D(x) = xᵀAx + bᵀx"},
+        "value": game_value,
+        "divergence": divergence,
+        "discriminator_best_response_value": disc_best,
+        "generator_best_response": {**G_best.to_dict(), "value": gen_min},
+        "nash_gap_generator": game_value - gen_min,
+        "nash_gap_discriminator": disc_best - game_value,
+        "stackelberg_value": stackelberg,
+        "lambda_theorem": 1 / (4 * setting.eta),
+        "proposition4": {
+            "eta1": eta1,
+            "eta2_local": eta2,
+            "lambda_strongly_concave": eta2 / eta1,
+            "note": "η₂ is the local smoothness of V(G, D_w) at D* (max over G*, G* + t e₁); V is "
+            "concave in w, so the inner problem is already strongly concave for every λ > 0",
+        },
+        "proximal": proximal,
+    }
+    if not cconcave:
+        radius = 1e-3 * setting.t
+        local_min = float(reduced_generator_min(setting, sigma, m_star, np.inf, radius=radius)[0])
+        result["local_generator_gain"] = {"radius": radius, "gain": game_value - local_min}
+    if verify:
+        result["verification"] = _verify(setting, G, A, b, game_value, gen_min, proximal)
+    return result
+
+
+def _verify(setting: Setting, G: LinearGenerator, A, b, game_value: float, gen_min: float, proximal: dict) -> dict:
+    """Full-coordinate projected descent over (W, u) (no symmetry reduction) for the Nash best
+    response and for V_λ^prox at λ = 1/(4η) and 2·λ_max: agreement with the reduced solver."""
+    out = {}
+    starts = generator_starts(setting, G, n_random=2)
+    _, v = projected_generator_descent(proximal_generator_objective(setting, A, b, np.inf), setting, starts)
+    out["nash_generator_min_full"] = v
+    out["nash_generator_min_reduced"] = gen_min
+    lam_theorem = 1 / (4 * setting.eta)
+    checks = [lam_theorem]
+    if np.isfinite(proximal["lambda_max"]) and proximal["lambda_max"] > 0:
+        checks.append(2 * proximal["lambda_max"])
+    for lam in checks:
+        objective = proximal_generator_objective(setting, A, b, lam)
+        _, v = projected_generator_descent(objective, setting, starts[:3], steps=40)
+        reduced = float(reduced_generator_min(setting, setting.sigma, reduced_equilibrium(setting, setting.sigma)[1], lam)[0])
+        out[f"proximal_generator_min_full@{lam:.6g}"] = v
+        out[f"proximal_generator_min_reduced@{lam:.6g}"] = reduced
+    out["agree"] = bool(all(
+        abs(out[k] - out[k.replace("full", "reduced")]) <= 1e-6 * (1 + abs(game_value)) for k in out if "full" in k
+    ))
+    return out
+
+
+def nash_gaps(setting: Setting, sigmas: np.ndarray, *, cconcave: bool):
+    """Batched over σ: (V(G*, D*), min_G V(G, D*), max_D V(G*, D)) at each σ's equilibrium candidate."""
+    p_star, m_star = reduced_equilibrium(setting, sigmas)
+    game_value = reduced_value(setting, sigmas, m_star, np.inf, p_star)
+    gen_min = reduced_generator_min(setting, sigmas, m_star, np.inf)[0]
+    if cconcave:
+        best = np.array([transport_cost(setting.replace(sigma=s), divergence_minimizer(setting.replace(sigma=s)))
+                         for s in sigmas])
+    else:
+        best = reduced_discriminator_max(setting, sigmas, p_star)
+    return game_value, gen_min, best
+
+
+def deviation_values(setting: Setting, result: dict, Ws: list, us: list) -> tuple[list, list]:
+    """V(G, D*) against the frozen quadratic D* of ``result``, and max_D V(G, D) = W_c, at each G = (W, u)."""
+    A, b = np.asarray(result["D_star"]["A"]), np.asarray(result["D_star"]["b"])
+    against = [value(setting, W, u, A, b) for W, u in zip(Ws, us)]
+    best = [transport_cost(setting, LinearGenerator(W, u)) for W, u in zip(Ws, us)]
+    return against, best

@@ -23,14 +23,19 @@ import numpy as np
 
 from proxgan.theory.gaussian import (
     Setting,
+    gap_tolerance,
     grid_zoom_minimize,
     line_rule,
     mean_abs_normal,
     normal_cdf,
     normal_pdf,
+    require_dim_one,
 )
+from proxgan.theory.proximal import proximal_summary
 
 SCALE_FLOOR = 1e-3
+#: tolerance on gaps, times (1 + |V|): quadrature
+TOLERANCE = 1e-8
 
 
 def wasserstein1(sigma, w, u):
@@ -120,3 +125,60 @@ def theorem3_eta(setting: Setting) -> float:
     """inf_x α²(x) for G*: X − α²(X)∇D*(X) ~ G*(Z) with |∇D*| = 1 gives α²(x) = |x|·|1 − s*/σ|; inf = 0."""
     x = np.linspace(-10 * setting.sigma, 10 * setting.sigma, 2001)
     return float(np.min(np.abs(x) * abs(1 - setting.closest_scale / setting.sigma)))
+
+
+# --- the analysis of one setting (Theorem 1, Remark 1, Theorem 3, Corollary 1) -----------------------
+
+
+def analyze(setting: Setting, lambdas: np.ndarray) -> dict:
+    """(G*, D*) = (s*·z, sign(σ − s*)·|x|): Nash gaps, λ-proximal gaps over ``lambdas`` with λ_max
+    (exact inner max, grid-searched generator), Theorem 3's inf α², the Stackelberg value."""
+    require_dim_one(setting, "wgan")
+    sigma, s_star = setting.sigma, setting.closest_scale
+    slope = optimal_slope_sign(setting)
+    value = float(proximal_value(sigma, slope, np.inf, s_star, 0.0))
+    divergence = float(wasserstein1(sigma, s_star, 0.0))
+    disc_best = float(proximal_value(sigma, slope, 0.0, s_star, 0.0))
+    tol = gap_tolerance(TOLERANCE, value)
+    gen_min, w, u = (float(x) for x in generator_min(setting, sigma, np.inf))
+    stackelberg = float(generator_min(setting, sigma, 0.0)[0])
+
+    def gen_gap_at(lam):
+        return value - generator_min(setting, sigma, lam)[0]
+
+    prox_at_star = proximal_value(sigma, slope, lambdas, s_star, 0.0)
+    proximal = proximal_summary(lambdas, gen_gap_at(lambdas), disc_best - prox_at_star, tol, gen_gap_at, value, stackelberg)
+    proximal["lambda_max_kind"] = "exact inner max (pointwise over 1-Lipschitz D̃); outer grid search"
+    return {
+        "G_star": {"W": [[s_star]], "u": [0.0]},
+        "D_star": {"slope_sign": slope, "form": "D(x) = slope_sign·|x| (constant when 0)"},
+        "value": value,
+        "divergence": divergence,
+        "discriminator_best_response_value": disc_best,
+        "generator_best_response": {"W": [[w]], "u": [u], "value": gen_min},
+        "nash_gap_generator": value - gen_min,
+        "nash_gap_discriminator": disc_best - value,
+        "stackelberg_value": stackelberg,
+        "lambda_theorem": None,
+        "theorem3": {
+            "inf_alpha_sq": theorem3_eta(setting),
+            "note": "α²(x) = |x − T(x)| = |x|·|1 − s*/σ| vanishes at x = 0, so Theorem 3 certifies no λ > 0 "
+            "here (and its convexity hypothesis on {α_θ∇D^θ} fails for this family)",
+        },
+        "proximal": proximal,
+    }
+
+
+def nash_gaps(setting: Setting, sigmas: np.ndarray, s_star: np.ndarray):
+    """Batched over σ: (V(G*, D*), min_G V(G, D*), max_D V(G*, D) = W₁) with G* = s*·z at each σ."""
+    slope = np.sign(sigmas - s_star)
+    value = nash_value(sigmas, slope, s_star, 0.0)
+    gen_min = generator_min(setting, sigmas, np.inf)[0]
+    best = proximal_value(sigmas, slope, 0.0, s_star, 0.0)
+    return value, gen_min, best
+
+
+def deviation_values(setting: Setting, result: dict, Ws: list, us: list) -> tuple[np.ndarray, np.ndarray]:
+    """V(G, D*) against the frozen D* of ``result``, and max_D V(G, D) = W₁, at each G = (W, u)."""
+    w, u = np.array([W[0, 0] for W in Ws]), np.array([u[0] for u in us])
+    return nash_value(setting.sigma, result["D_star"]["slope_sign"], w, u), wasserstein1(setting.sigma, w, u)
