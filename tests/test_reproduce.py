@@ -101,6 +101,20 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
     EquilibriumConfig(**the_scale.equilibrium.overrides())
 
 
+@pytest.mark.parametrize("scale", sorted(R.SCALES))
+def test_smoke_cuts_every_stage_and_keeps_the_scale_s_own_settings(scale):
+    full, smoke = R.get_scale(scale), R.get_scale(scale, smoke=True)
+    assert smoke.name == f"{scale}+smoke" and smoke.seeds == full.seeds[:1]
+    assert smoke.table1.formulations == full.table1.formulations[:1] and smoke.table1.dims == full.table1.dims
+    for stage in ("train", "table1"):  # the scale's overrides first, the smoke cut's after them
+        own = getattr(full, stage).overrides
+        assert getattr(smoke, stage).overrides[:len(own)] == own and getattr(smoke, stage).steps == 2
+    assert smoke.games.steps == 20 and (smoke.theory.sigmas, smoke.theory.lambdas) == (3, 3)
+    assert smoke.equilibrium.overrides()["batch_size"] == 8
+    assert smoke.parameters()["equilibrium"] == smoke.equilibrium.overrides()  # unset fields are not recorded
+    assert "inner_lr" not in R.get_scale("tiny").equilibrium.overrides()
+
+
 # --- the real pipeline, tiny scale ---------------------------------------------------------------
 
 
