@@ -96,7 +96,7 @@ def test_generator_step_descends_the_generator_loss_at_fixed_D():
 
 def test_proximal_step_is_algorithm_1_inner_loop_then_generator_step():
     """One proximal iteration = proximal_update from w_k on the outer batch, then θ's step at w_{k+1}."""
-    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": "sgd", "lr": 0.05}})
+    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": {"name": "sgd", "lr": 0.05}}})
     trainer = linear_trainer(ProximalStrategy(config))
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
     data_rng, noise_rng = copy.deepcopy(trainer.data_rng), copy.deepcopy(trainer.noise_rng)
@@ -219,7 +219,7 @@ def test_amp_inner_steps_see_the_updated_discriminator():
     """bfloat16 autocast (on CPU here, the same code path as CUDA) around Algorithm 1's inner loop: every
     inner step must evaluate D at its current weights. With autocast's weight cache on, all steps would
     see w_k (constant loss, zero penalty); the result must instead match float32 to bfloat16 precision."""
-    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": "sgd", "lr": 0.05}})
+    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": {"name": "sgd", "lr": 0.05}}})
     outcome = {}
     for amp in (False, True):
         trainer = linear_trainer(ProximalStrategy(config))
@@ -276,7 +276,7 @@ def test_linear_lr_schedule_decays_both_players_to_zero(strategy):
     for _ in range(4):
         trainer.train_step()
         seen.append((trainer.g_optimizer.param_groups[0]["lr"], trainer.d_optimizer.param_groups[0]["lr"]))
-    g0, d0 = config.train.g_optimizer.lr, (0.003 if strategy == "regular" else config.proximal.lr)
+    g0, d0 = config.train.g_optimizer.lr, (0.003 if strategy == "regular" else config.proximal.optimizer.lr)
     expected = [(g0 * (1 - k / 4), d0 * (1 - k / 4)) for k in range(4)]
     assert [lr for pair in seen for lr in pair] == pytest.approx([lr for pair in expected for lr in pair], rel=1e-12)
 

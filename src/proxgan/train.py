@@ -27,21 +27,16 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from proxgan.averaging import AveragingConfig, IterateAverage
-from proxgan.config import ExperimentConfig, OptimizerConfig
+from proxgan.config import ExperimentConfig
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, check_choices, check_device
 from proxgan.locks import owns
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
-from proxgan.proximal import make_optimizer
+from proxgan.proximal import OptimizerConfig
 
 #: a step's scalars (losses, V, penalty) as 0-d tensors, read on the host only when logged
 Stats = dict[str, Tensor | float]
-
-
-def build_optimizer(config: OptimizerConfig, params) -> torch.optim.Optimizer:
-    """The torch optimizer named by ``config`` (Adam with betas, RMSprop or SGD with its lr)."""
-    return make_optimizer(config.name, params, lr=config.lr, betas=config.betas)
 
 
 class RegularStrategy:
@@ -51,7 +46,7 @@ class RegularStrategy:
         self.n_critic, self.optimizer = config.train.n_critic, config.train.d_optimizer
 
     def make_optimizer(self, D: nn.Module) -> torch.optim.Optimizer:
-        return build_optimizer(self.optimizer, D.parameters())
+        return self.optimizer.build(D.parameters())
 
     def update_discriminator(self, trainer: Trainer) -> Stats:
         for _ in range(self.n_critic):
@@ -112,7 +107,7 @@ class Trainer:
         self.G_sync, self.D_sync = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
         self.batch_size, self.amp, self.step = batch_size, amp, 0
         self.device = data.x.device
-        self.g_optimizer = build_optimizer(g_optimizer, G.parameters())
+        self.g_optimizer = g_optimizer.build(G.parameters())
         self.d_optimizer = strategy.make_optimizer(D)
         self.G_average = IterateAverage(G, average) if average.enabled else None
         self.lr_decay_steps = lr_decay_steps
