@@ -286,3 +286,16 @@ def test_the_config_names_exactly_the_trainers_strategies():
     from proxgan.train import STRATEGIES
 
     assert tuple(STRATEGIES) == STRATEGY_NAMES
+
+
+def test_due_actions_follow_the_log_periods_the_last_step_and_a_stop():
+    from proxgan.config import LogConfig
+    from proxgan.train import DueActions, due_actions
+
+    log = LogConfig(every=5, sample_every=4, checkpoint_every=3, eval_every=0)
+    due = {step: due_actions(step, 10, log, stop=False) for step in range(1, 11)}
+    assert [step for step, d in due.items() if d.any] == [3, 4, 5, 6, 8, 9, 10]
+    assert due[4] == DueActions(log=False, samples=True, evaluate=False, checkpoint=False)
+    assert due[10] == DueActions(log=True, samples=False, evaluate=False, checkpoint=False)  # the last step logs
+    assert due_actions(1, 10, log, stop=True) == DueActions(log=True, samples=False, evaluate=False, checkpoint=True)
+    assert due_actions(6, 10, LogConfig(eval_every=3), stop=False).evaluate
