@@ -71,7 +71,7 @@ class ProximalStrategy:
     def update_discriminator(self, trainer: Trainer) -> Stats:
         with trainer.autocast():
             update = trainer.formulation.proximal_update(
-                trainer.D_sync, trainer.real_batch(), trainer.fake_batch(), self.config, optimizer=trainer.d_optimizer,
+                trainer.D_parallel, trainer.real_batch(), trainer.fake_batch(), self.config, optimizer=trainer.d_optimizer,
                 next_batch=lambda: (trainer.real_batch(), trainer.fake_batch()), generator=trainer.data_rng,
             )  # fmt: skip
         return {"d_loss": update.losses[-1], "value": -update.loss, "penalty": update.sobolev, "inner_steps": float(update.steps)}
@@ -92,10 +92,11 @@ class Trainer:
     ``noise_rng`` (latents) and torch's global generator (WGAN-GP interpolation), so a resumed run
     repeats the uninterrupted one exactly on CPU.
 
-    ``G_sync`` and ``D_sync`` are the modules that a network's own update differentiates through: G and
-    D themselves, or, with ``data_parallel`` (under torchrun), G and D wrapped in DistributedDataParallel,
-    whose backward averages the gradients over the processes — the Sobolev penalty's double backward
-    included. Everything else (sampling, D inside the generator step, checkpoints) uses G and D.
+    ``G_parallel`` and ``D_parallel`` are G and D as data parallelism needs them: wrapped in
+    DistributedDataParallel with ``data_parallel`` (under torchrun), whose backward averages the gradients
+    over the processes (the Sobolev penalty's double backward included), else G and D themselves. A
+    network's own update differentiates through them; everything else (sampling, D inside the generator
+    step, checkpoints) uses G and D.
     """
 
     def __init__(
@@ -104,7 +105,7 @@ class Trainer:
         average: AveragingConfig = AveragingConfig(), lr_decay_steps: int | None = None,
     ):  # fmt: skip
         self.G, self.D, self.formulation, self.strategy, self.data = G, D, formulation, strategy, data
-        self.G_sync, self.D_sync = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
+        self.G_parallel, self.D_parallel = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
         self.batch_size, self.amp, self.step = batch_size, amp, 0
         self.device = data.x.device
         self.g_optimizer = g_optimizer.build(G.parameters())
@@ -147,8 +148,8 @@ class Trainer:
         """
         objective = self.formulation.objective
         with self.autocast():
-            d_real, d_fake = self.D_sync(torch.cat([real, fake])).split([len(real), len(fake)])
-            loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D_sync, real, fake)
+            d_real, d_fake = self.D_parallel(torch.cat([real, fake])).split([len(real), len(fake)])
+            loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D_parallel, real, fake)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.d_optimizer.step()
@@ -159,7 +160,7 @@ class Trainer:
         """θ ← θ − γ ∇_θ L_G(G_θ, D_w) at the current (updated) discriminator; D's weights stay fixed."""
         self.D.requires_grad_(False)
         with self.autocast():
-            loss = self.formulation.objective.generator_loss(self.D(self.G_sync(self.latents(self.batch_size))))
+            loss = self.formulation.objective.generator_loss(self.D(self.G_parallel(self.latents(self.batch_size))))
         self.g_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.g_optimizer.step()
