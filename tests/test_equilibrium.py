@@ -375,7 +375,7 @@ def test_a_state_saved_with_flat_inner_optimizer_keys_resumes(tmp_path):
     """Older proxgan saved inner_optimizer (a name), inner_lr and inner_betas side by side in the state's config."""
     import io
 
-    from proxgan.io import read_checksummed, write_checksummed
+    from proxgan.files import read_checksummed, write_checksummed
 
     setting, state = mlp_setting(), tmp_path / "nash.pt"
     finished = run_test("nash", setting, small(), state_path=state)

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from proxgan.config import nest_optimizer_keys
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
 from proxgan.gradients import scores_and_input_gradients
-from proxgan.io import read_checksummed, write_checksummed
+from proxgan.files import read_checksummed, write_checksummed
 from proxgan.locks import owns
 from proxgan.objectives import Formulation, LossFormulation
 from proxgan.proximal import OptimizerConfig, ProximalConfig, frozen_copy, sobolev_penalty

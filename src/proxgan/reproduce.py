@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_choices, check_positive_int
-from proxgan.io import atomic_write, write_json
+from proxgan.files import atomic_write, write_json
 from proxgan.locks import owns
 from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, write_results
 
@@ -331,7 +331,7 @@ def theory_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     λ-proximal gaps vs λ at the setting's σ, λ_max beside the theorem's λ."""
     import numpy as np
 
-    from proxgan.io import to_jsonable
+    from proxgan.files import to_jsonable
     from proxgan.theory.gaussian import Setting
     from proxgan.theory.lab import run_sweep
 

@@ -30,11 +30,11 @@ from torch import Tensor, nn
 from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict, upgrade_config
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, ProxganWarning, check_device, check_memory, check_path
-from proxgan.io import atomic_write, read_checksummed, write_checksummed
+from proxgan.files import atomic_write, read_checksummed, write_checksummed
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
 
-CHECKPOINT_FORMAT = "proxgan-run/2"  # /2: behind a sha256 (proxgan.io.write_checksummed)
+CHECKPOINT_FORMAT = "proxgan-run/2"  # /2: behind a sha256 (proxgan.files.write_checksummed)
 CONFIG_NAME, LOG_NAME, CHECKPOINT_DIR, SAMPLES_DIR, TB_DIR = "config.yaml", "log.jsonl", "checkpoints", "samples", "tb"
 #: config keys a resumed run may change: its length, logging, where the data lives
 RESUMABLE_CHANGES = ("description", "train.steps", "log.", "data.root", "data.download")
