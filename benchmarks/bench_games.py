@@ -1,4 +1,4 @@
-"""Speed of the game lab (issue 2 target: all methods × 1,000 steps on a 2-D game well under 1 s).
+"""Speed of the game lab (target: all methods × 1,000 steps on a 2-D game well under 1 s).
 
     python benchmarks/bench_games.py
 

@@ -93,7 +93,7 @@ def phases(dim: int, args: argparse.Namespace) -> dict[str, float]:
     if args.compile:
         compiled = make_trainer(dim, args)
         compiled.G, compiled.D = torch.compile(compiled.G), torch.compile(compiled.D)
-        compiled.G_sync, compiled.D_sync = compiled.G, compiled.D
+        compiled.G_parallel, compiled.D_parallel = compiled.G, compiled.D
         start = time.perf_counter()
         compiled.train_step()
         compiled.train_step()

@@ -48,7 +48,7 @@ from proxgan.data import InMemoryData  # noqa: E402
 from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores_and_input_gradients  # noqa: E402
 from proxgan.models import build_models  # noqa: E402
 from proxgan.objectives import get_formulation  # noqa: E402
-from proxgan.proximal import ProximalConfig, frozen_copy, penalty_rows, proximal_loss, sobolev_distance_sq  # noqa: E402
+from proxgan.proximal import OptimizerConfig, ProximalConfig, frozen_copy, penalty_rows, proximal_loss, sobolev_distance_sq  # noqa: E402
 from proxgan.train import build_trainer  # noqa: E402
 
 LAM = 0.1
@@ -142,8 +142,8 @@ def iteration_variants(args) -> dict[str, dict]:
         "regular": {"train": {"strategy": "regular"}},
         "paper T=20": {},
         f"penalty_batch={args.penalty_batch}": {"proximal": {"penalty_batch": args.penalty_batch}},
-        f"tol={args.tol[0]:g} lr={args.adaptive_lr:g}": {"proximal": {"tol": args.tol[0], "lr": args.adaptive_lr}},
-        "both": {"proximal": {"penalty_batch": args.penalty_batch, "tol": args.tol[0], "lr": args.adaptive_lr}},
+        f"tol={args.tol[0]:g} lr={args.adaptive_lr:g}": {"proximal": {"tol": args.tol[0], "optimizer": {"lr": args.adaptive_lr}}},
+        "both": {"proximal": {"penalty_batch": args.penalty_batch, "tol": args.tol[0], "optimizer": {"lr": args.adaptive_lr}}},
     }
 
 
@@ -192,13 +192,13 @@ def report_accuracy(formulation_name: str, args) -> None:
         """Φ(D) = -(loss + constraint + λ·sobolev) on the full batch."""
         return -proximal_loss(D, real, fake, loss, ref, LAM, penalty=formulation.regularizer)[0].item()
 
-    def solve(steps: int, **options):
-        D, config = copy.deepcopy(D0), ProximalConfig(steps=steps, lam=LAM, **options)
+    def solve(steps: int, lr: float = OptimizerConfig.lr, **options):
+        D, config = copy.deepcopy(D0), ProximalConfig(steps=steps, lam=LAM, optimizer=OptimizerConfig(lr=lr), **options)
         optimizer = config.make_optimizer(D.parameters())
         if warm_state is not None:
             optimizer.load_state_dict(warm_state)
             for group in optimizer.param_groups:
-                group["lr"] = config.lr
+                group["lr"] = lr
         start = time.perf_counter()
         update = formulation.proximal_update(D, real, fake, config, optimizer=optimizer,
                                              generator=torch.Generator().manual_seed(0))  # fmt: skip
@@ -209,7 +209,7 @@ def report_accuracy(formulation_name: str, args) -> None:
     runs = {"paper T=20": paper, f"penalty_batch={args.penalty_batch}": solve(20, penalty_batch=args.penalty_batch)}
     for tol in args.tol:
         runs[f"tol={tol:g}"] = solve(20, tol=tol)
-        if args.adaptive_lr != ProximalConfig.lr:
+        if args.adaptive_lr != OptimizerConfig.lr:
             runs[f"tol={tol:g} lr={args.adaptive_lr:g}"] = solve(20, tol=tol, lr=args.adaptive_lr)
     # measured in eval mode: a spectral-norm power iteration would change a D between two evaluations
     D0, reference, paper = frozen_copy(D0), frozen_copy(reference), (frozen_copy(paper[0]), *paper[1:])

@@ -1,6 +1,6 @@
 """Speed of the theorem lab: the full default sweep (every formulation, 50 σ, 50 λ).
 
-Target (issue 3): under 10 s on a 2-core CPU. Prints wall and CPU seconds for the computation,
+Target: under 10 s on a 2-core CPU. Prints wall and CPU seconds for the computation,
 for the figures, and the ratio to the target. Run: python benchmarks/bench_theory.py
 """
 

@@ -11,6 +11,7 @@ from proxgan.config import (
     load_config,
     parse_override,
     shipped_configs,
+    upgrade_config,
 )
 from proxgan.errors import ProxganError
 
@@ -63,7 +64,10 @@ def test_extends_merges_over_the_parent(tmp_path):
         ("data.name=imagenet", "unknown data.name 'imagenet'"),
         ("model.arch=resnet", "unknown model.arch 'resnet'"),
         ("proximal.lam=-0.1", "lam must be >= 0"),
-        ("proximal.optimizer=lbfgs", "unknown proximal"),
+        ("proximal.optimizer.name=lbfgs", "unknown proximal.optimizer.name 'lbfgs'"),
+        ("proximal.optimizer.lr=0", "proximal.optimizer.lr must be > 0"),
+        ("proximal.optimizer.betas=[0.5, 1.5]", "proximal.optimizer.betas[1] must be in"),
+        ("proximal.lr=1e-3", "unknown config key 'proximal.lr'"),
         ("log.every=0", "log.every must be a positive integer"),
         ("seed=-3", "seed must be >= 0"),
         ("train=5", "train must be a mapping"),
@@ -74,6 +78,17 @@ def test_bad_fields_raise_one_line_naming_the_field(override, message):
     with pytest.raises(ProxganError, match=message.replace("[", r"\[").replace("(", r"\(")) as err:
         load_config("digits", [override])
     assert "\n" not in str(err.value)
+
+
+def test_older_flat_proximal_optimizer_keys_are_read_nested(tmp_path):
+    flat = {"seed": 2, "proximal": {"lam": 0.3, "optimizer": "sgd", "lr": 0.05, "betas": [0.0, 0.9]}}
+    nested = {"seed": 2, "proximal": {"lam": 0.3, "optimizer": {"name": "sgd", "lr": 0.05, "betas": [0.0, 0.9]}}}
+    assert upgrade_config(flat) == nested and upgrade_config(nested) == nested and upgrade_config({}) == {}
+    assert upgrade_config({"proximal": {"lr": 0.05}}) == {"proximal": {"optimizer": {"lr": 0.05}}}
+    child = tmp_path / "child.yaml"  # an older file that extends today's shipped config changes only the lr
+    child.write_text("extends: digits-proximal\nproximal: {lr: 1.0e-3}\n")
+    parent = load_config("digits-proximal").proximal.optimizer
+    assert load_config(child).proximal.optimizer == dataclasses.replace(parent, lr=1e-3)
 
 
 def test_missing_or_broken_config_files(tmp_path):

@@ -68,7 +68,7 @@ def check_training_stays_in_sync(rank, out_dir, strategy):
     train_module.build_trainer = build
     trainer = captured["trainer"]
     assert trainer.batch_size == 8  # the global batch of 16 is split over the 2 processes
-    assert isinstance(trainer.D_sync, DistributedDataParallel) and trainer.D_sync.module is trainer.D
+    assert isinstance(trainer.D_parallel, DistributedDataParallel) and trainer.D_parallel.module is trainer.D
     flat = torch.cat([t.detach().flatten() for t in (*trainer.G.parameters(), *trainer.D.parameters(),
                                                       *trainer.G_average.module.parameters())])
     gathered = [torch.empty_like(flat) for _ in range(WORLD)]

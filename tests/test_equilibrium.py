@@ -25,7 +25,7 @@ from proxgan.equilibrium import (
 from proxgan.errors import ProxganError
 from proxgan.objectives import OBJECTIVES, Formulation
 from proxgan.gradients import scores_and_input_gradients
-from proxgan.proximal import ProximalConfig
+from proxgan.proximal import OptimizerConfig, ProximalConfig
 from proxgan.rules import CONTRADICTED, REPRODUCED
 
 #: WGAN objective V = E D(x) − E D(G(z)) (eq. 8) with no constraint on D, so everything is smooth
@@ -191,7 +191,7 @@ def test_proximal_gradient_matches_finite_differences_of_the_proximal_objective(
     lam = 2.0
     # the inner loss has Hessian λ·H, H = (1/n) Σ Jᵢᵀ Jᵢ with Jᵢ = ∂∇ₓD_w(xᵢ)/∂w; eig(H) in [0.54, 2.24] on this
     # batch, so gradient ascent with lr = 1/(2.3 λ) contracts by ≤ 0.77 a step: 120 steps reach 1e-13
-    inner = ProximalConfig(lam=lam, steps=120, optimizer="sgd", lr=1 / (2.3 * lam))
+    inner = ProximalConfig(lam=lam, steps=120, optimizer=OptimizerConfig("sgd", lr=1 / (2.3 * lam)))
     G = Location([0.4, 0.2], [[0.8, 0.0], [0.1, 0.6]])
     D_final = Quadratic([0.3, 0.1, -0.2, 0.2, -0.1])
     real, z = gaussian_real(16, 0, mean=(0.0, 0.0), std=0.5), whitened_latents(16, 0)
@@ -228,7 +228,7 @@ def test_dirac_at_its_proximal_point_passes_the_proximal_test_and_fails_the_nash
     while the Nash test lowers V(θ, φ) = φ(x − θ) by lr·φ² per step."""
     lam, phi, x, lr = 0.5, 0.8, 1.0, 0.05
     theta_star = x + lam * phi
-    exact = dict(lam=lam, inner_steps=1, inner_optimizer="sgd", inner_lr=1 / lam, track_proximal=True, steps=30)
+    exact = dict(lam=lam, inner_steps=1, inner_optimizer=OptimizerConfig("sgd", lr=1 / lam), track_proximal=True, steps=30)
     prox = run_test("proximal", dirac_setting(theta_star, phi, x, sgd(lr)), config(**exact))
     nash = run_test("nash", dirac_setting(theta_star, phi, x, sgd(lr)), config(**exact))
     v0 = phi * (x - theta_star)
@@ -251,7 +251,7 @@ def test_dirac_at_its_proximal_point_passes_the_proximal_test_and_fails_the_nash
 def test_dirac_away_from_its_proximal_point_fails_the_proximal_test():
     """From θ₀ < x + λφ the proximal gradient −w* = −φ − (x − θ)/λ is nonzero: V^prox falls, as it must."""
     lam, phi, x = 0.5, 0.8, 1.0
-    exact = dict(lam=lam, inner_steps=1, inner_optimizer="sgd", inner_lr=1 / lam, track_proximal=True, steps=30)
+    exact = dict(lam=lam, inner_steps=1, inner_optimizer=OptimizerConfig("sgd", lr=1 / lam), track_proximal=True, steps=30)
     prox = run_test("proximal", dirac_setting(0.0, phi, x, sgd(0.05)), config(**exact))
     summary = summarize_test("proximal", prox["curve"], 30)
     # SGD on V^prox: x − θ_{t+1} = (x − θ_t)(1 − lr/λ) − lr·φ, a contraction towards θ* = x + λφ
@@ -278,8 +278,8 @@ def test_user_pair_tests_match_the_closed_forms_without_a_run():
 
     lam, phi, x, lr = 0.5, 0.8, 1.0, 0.05
     theta_star = x + lam * phi
-    options = dict(latent_shape=1, make_optimizer=sgd(lr), lam=lam, inner_steps=1, inner_optimizer="sgd",
-                   inner_lr=1 / lam, track_proximal=True, steps=30, batch_size=8, eval_size=8, grid_size=4, log_points=8)
+    options = dict(latent_shape=1, make_optimizer=sgd(lr), lam=lam, inner_steps=1,
+                   inner_optimizer=OptimizerConfig("sgd", lr=1 / lam), track_proximal=True, steps=30, batch_size=8, eval_size=8, grid_size=4, log_points=8)
     real_data = torch.full((50, 1), x, dtype=torch.float64)
 
     def wgan_loss(d_real, d_fake):
@@ -323,7 +323,7 @@ def mlp_setting(seed=0):
 
 
 def small(**kw):
-    return config(steps=12, batch_size=16, eval_size=32, log_points=5, inner_steps=3, inner_lr=1e-2, track_proximal=True, **kw)
+    return config(steps=12, batch_size=16, eval_size=32, log_points=5, inner_steps=3, inner_optimizer=OptimizerConfig(lr=1e-2), track_proximal=True, **kw)
 
 
 def test_d_final_is_never_modified_and_runs_are_deterministic():
@@ -371,6 +371,24 @@ def test_resume_after_interruption_gives_the_uninterrupted_curve(tmp_path, test)
     assert run_test(test, setting, cfg, state_path=state)["curve"] == uninterrupted["curve"]
 
 
+def test_a_state_saved_with_flat_inner_optimizer_keys_resumes(tmp_path):
+    """Older proxgan saved inner_optimizer (a name), inner_lr and inner_betas side by side in the state's config."""
+    import io
+
+    from proxgan.files import read_checksummed, write_checksummed
+
+    setting, state = mlp_setting(), tmp_path / "nash.pt"
+    finished = run_test("nash", setting, small(), state_path=state)
+    saved = torch.load(io.BytesIO(read_checksummed(state, "state")), weights_only=True)
+    optimizer = saved["config"].pop("inner_optimizer")
+    saved["config"].update(inner_optimizer=optimizer["name"], inner_lr=optimizer["lr"], inner_betas=optimizer["betas"])
+    buffer = io.BytesIO()
+    torch.save(saved, buffer)
+    write_checksummed(state, buffer.getvalue())
+    assert run_test("nash", setting, small(), state_path=state,
+                    progress=lambda s, n: pytest.fail("the finished test ran again"))["curve"] == finished["curve"]
+
+
 def test_resume_refuses_a_different_config_or_a_corrupt_state(tmp_path):
     setting, state = mlp_setting(), tmp_path / "nash.pt"
     run_test("nash", setting, small(), state_path=state)
@@ -388,6 +406,9 @@ def test_config_validation_names_the_value():
         EquilibriumConfig(lam=0)
     with pytest.raises(ProxganError, match="steps must be a positive integer"):
         EquilibriumConfig(steps=0)
+    with pytest.raises(ProxganError, match="inner_optimizer.lr must be > 0"):
+        EquilibriumConfig(inner_optimizer={"lr": 0})
+    assert EquilibriumConfig(inner_optimizer={"name": "sgd"}).inner_optimizer == OptimizerConfig("sgd")
     with pytest.raises(ProxganError, match="unknown test 'both'"):
         run_test("both", dirac_setting(), config())
 

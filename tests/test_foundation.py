@@ -14,7 +14,7 @@ from proxgan.errors import (
     check_positive,
     check_positive_int,
 )
-from proxgan.io import atomic_write, to_jsonable, write_json
+from proxgan.files import atomic_write, to_jsonable, write_json
 from proxgan.results import prepare_out_dir, read_results, write_results
 
 

@@ -1,4 +1,4 @@
-"""DCGAN (Gulrajani et al.'s layout) and the student's MLP: shapes, layers, spectral norm, errors."""
+"""DCGAN (Gulrajani et al.'s layout) and Sharma & Baptista's MLP (2022): shapes, layers, spectral norm, errors."""
 
 import pytest
 import torch
@@ -37,7 +37,7 @@ def test_dcgan_32_parameter_count_matches_gulrajani_layout():
     assert sum(p.numel() for p in D.parameters()) == d
 
 
-def test_mlp_is_the_students_network():
+def test_mlp_is_sharma_and_baptistas_network():
     G, D = build_models("mlp", (1, 28, 28))  # defaults: latent 100, dim 128
     linears = [m for m in G.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [

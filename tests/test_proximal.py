@@ -15,6 +15,7 @@ from proxgan.gradients import input_gradients
 from proxgan.models import MLPDiscriminator
 from proxgan.objectives import get_formulation
 from proxgan.proximal import (
+    OptimizerConfig,
     ProximalConfig,
     penalty_rows,
     proximal_loss,
@@ -110,7 +111,7 @@ def test_inner_maximization_converges_to_the_closed_form_maximizer():
     delta = real.mean(0) - fake.mean(0)
     for lam in (0.5, 2.0):
         D = Linear(W0)
-        cfg = ProximalConfig(lam=lam, steps=80, optimizer="sgd", lr=0.5 / lam)  # contraction factor 1/2
+        cfg = ProximalConfig(lam=lam, steps=80, optimizer=OptimizerConfig("sgd", lr=0.5 / lam))  # contraction factor 1/2
         stats = inner_loop(D, get_formulation("wgan-sn"), real, fake, cfg)
         expected = torch.tensor(W0, dtype=DT) + delta / lam
         assert torch.allclose(D.w.detach(), expected, atol=1e-12)
@@ -125,7 +126,7 @@ def test_default_adam_inner_loop_approaches_the_maximizer():
     target = torch.tensor(W0, dtype=DT) + (real.mean(0) - fake.mean(0)) / 1.0
     D = Linear(W0)
     start = (D.w.detach() - target).norm().item()
-    inner_loop(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=1.0, steps=300, lr=0.02))
+    inner_loop(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=1.0, steps=300, optimizer=OptimizerConfig(lr=0.02)))
     assert (D.w.detach() - target).norm().item() < 0.02 * start
 
 
@@ -137,7 +138,7 @@ def test_penalty_changes_the_inner_solution():
     solutions = {}
     for lam in (0.0, 10.0):
         D = copy.deepcopy(D0)
-        inner_loop(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=lam, steps=20, lr=1e-2))
+        inner_loop(D, get_formulation("wgan-sn"), real, fake, ProximalConfig(lam=lam, steps=20, optimizer=OptimizerConfig(lr=1e-2)))
         solutions[lam] = torch.cat([p.detach().flatten() for p in D.parameters()])
     start = torch.cat([p.detach().flatten() for p in D0.parameters()])
     moved = {lam: (w - start).norm().item() for lam, w in solutions.items()}
@@ -148,7 +149,7 @@ def test_penalty_changes_the_inner_solution():
 def test_fresh_batches_use_a_frozen_reference():
     """References from a snapshot of D_{w_k} (not the moving D): same fixed point as the outer-batch loop."""
     real, fake = gaussian_batches()
-    cfg = ProximalConfig(lam=2.0, steps=60, optimizer="sgd", lr=0.25, fresh_batches=True)
+    cfg = ProximalConfig(lam=2.0, steps=60, optimizer=OptimizerConfig("sgd", lr=0.25), fresh_batches=True)
     calls = []
 
     def next_batch():
@@ -186,7 +187,7 @@ def test_weight_clipping_is_applied_after_every_inner_step():
     real, fake = gaussian_batches()
     delta = real.mean(0) - fake.mean(0)
     D = Linear([0.0, 0.0, 0.0])
-    cfg = ProximalConfig(lam=0.1, steps=3, optimizer="sgd", lr=1.0)
+    cfg = ProximalConfig(lam=0.1, steps=3, optimizer=OptimizerConfig("sgd", lr=1.0))
     stats = inner_loop(D, get_formulation("wgan-wc"), real, fake, cfg)
     w1 = 0.01 * torch.sign(delta)  # the first step overshoots; clipping projects to the box
     assert torch.equal(D.w.detach(), w1)
@@ -205,7 +206,7 @@ def test_spectral_norm_updates_inside_the_inner_loop():
     before_w, before_u = original.detach().clone(), first.parametrizations.weight[0]._u.clone()
     (g,) = torch.autograd.grad(sobolev_penalty(D, real, torch.zeros_like(real)), original)
     assert g.abs().max() > 0  # the penalty reaches the un-normalized weights
-    cfg = ProximalConfig(lam=0.1, steps=5, lr=1e-3)
+    cfg = ProximalConfig(lam=0.1, steps=5, optimizer=OptimizerConfig(lr=1e-3))
     inner_loop(D, get_formulation("sngan"), real, fake, cfg)
     assert not torch.equal(original.detach(), before_w)
     assert not torch.equal(first.parametrizations.weight[0]._u, before_u)
@@ -229,8 +230,8 @@ def test_input_gradients_work_under_no_grad():
     [
         ({"lam": -1}, "proximal lam must be >= 0"),
         ({"steps": 0}, "proximal steps must be a positive integer"),
-        ({"optimizer": "lbfgs"}, "unknown proximal optimizer 'lbfgs'"),
-        ({"lr": float("nan")}, "proximal lr must be finite"),
+        ({"optimizer": OptimizerConfig("lbfgs")}, "unknown proximal.optimizer.name 'lbfgs'"),
+        ({"optimizer": OptimizerConfig(lr=float("nan"))}, "proximal.optimizer.lr must be finite"),
     ],
 )
 def test_bad_proximal_settings_name_the_value(kwargs, message):

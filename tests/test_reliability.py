@@ -19,7 +19,7 @@ from formats import write_celeba, write_cifar10, write_mnist
 from proxgan.cli import main
 from proxgan.data import load_dataset
 from proxgan.errors import ProxganError
-from proxgan.io import atomic_write, read_checksummed, write_checksummed
+from proxgan.files import atomic_write, read_checksummed, write_checksummed
 from proxgan.locks import LOCK_NAME, owned_directory
 from proxgan.runs import checkpoint_path, load_run, read_checkpoint, save_checkpoint
 

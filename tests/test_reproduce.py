@@ -112,7 +112,7 @@ def test_smoke_cuts_every_stage_and_keeps_the_scale_s_own_settings(scale):
     assert smoke.games.steps == 20 and (smoke.theory.sigmas, smoke.theory.lambdas) == (3, 3)
     assert smoke.equilibrium.overrides()["batch_size"] == 8
     assert smoke.parameters()["equilibrium"] == smoke.equilibrium.overrides()  # unset fields are not recorded
-    assert "inner_lr" not in R.get_scale("tiny").equilibrium.overrides()
+    assert "inner_optimizer" not in R.get_scale("tiny").equilibrium.overrides()
 
 
 # --- the real pipeline, tiny scale ---------------------------------------------------------------

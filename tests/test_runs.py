@@ -90,6 +90,34 @@ def test_load_run_samples_in_eval_mode_reproducibly(run_dir):
     assert run.data.name == "ring8" and len(run.history) == 3
 
 
+def flat_proximal_optimizer(config):
+    """``config`` as proxgan wrote it before ``proximal.optimizer`` was nested: optimizer, lr, betas beside lam."""
+    optimizer = config["proximal"].pop("optimizer")
+    config["proximal"].update(optimizer=optimizer["name"], lr=optimizer["lr"], betas=optimizer["betas"])
+    return config
+
+
+def test_a_run_written_with_flat_proximal_optimizer_keys_loads_and_resumes_as_today(run_dir, tmp_path):
+    import shutil
+
+    import yaml
+
+    new, old = tmp_path / "new", tmp_path / "old"
+    shutil.copytree(run_dir, new)
+    shutil.copytree(run_dir, old)
+    state = read_checkpoint(checkpoint_path(old))
+    save_checkpoint(checkpoint_path(old), {**state, "config": flat_proximal_optimizer(state["config"])})
+    (old / "config.yaml").write_text(yaml.safe_dump(flat_proximal_optimizer(yaml.safe_load((old / "config.yaml").read_text()))))
+    assert load_run(old).experiment == load_run(new).experiment
+    for out in (new, old):
+        res = cli("train.steps=5", "--out", str(out), "--resume")  # config read back from the run
+        assert res.exit_code == 0, res.output
+    assert yaml.safe_load((old / "config.yaml").read_text()) == yaml.safe_load((new / "config.yaml").read_text())
+    a, b = read_checkpoint(checkpoint_path(new)), read_checkpoint(checkpoint_path(old))
+    assert a["step"] == b["step"] == 5 and a["config"] == b["config"]
+    assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
+
+
 # --- the CLI ------------------------------------------------------------------------------------
 
 def cli(*args):

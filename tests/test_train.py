@@ -96,7 +96,7 @@ def test_generator_step_descends_the_generator_loss_at_fixed_D():
 
 def test_proximal_step_is_algorithm_1_inner_loop_then_generator_step():
     """One proximal iteration = proximal_update from w_k on the outer batch, then θ's step at w_{k+1}."""
-    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": "sgd", "lr": 0.05}})
+    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": {"name": "sgd", "lr": 0.05}}})
     trainer = linear_trainer(ProximalStrategy(config))
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
     data_rng, noise_rng = copy.deepcopy(trainer.data_rng), copy.deepcopy(trainer.noise_rng)
@@ -219,7 +219,7 @@ def test_amp_inner_steps_see_the_updated_discriminator():
     """bfloat16 autocast (on CPU here, the same code path as CUDA) around Algorithm 1's inner loop: every
     inner step must evaluate D at its current weights. With autocast's weight cache on, all steps would
     see w_k (constant loss, zero penalty); the result must instead match float32 to bfloat16 precision."""
-    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": "sgd", "lr": 0.05}})
+    config = config_from_dict({"proximal": {"lam": 0.5, "steps": 4, "optimizer": {"name": "sgd", "lr": 0.05}}})
     outcome = {}
     for amp in (False, True):
         trainer = linear_trainer(ProximalStrategy(config))
@@ -276,7 +276,7 @@ def test_linear_lr_schedule_decays_both_players_to_zero(strategy):
     for _ in range(4):
         trainer.train_step()
         seen.append((trainer.g_optimizer.param_groups[0]["lr"], trainer.d_optimizer.param_groups[0]["lr"]))
-    g0, d0 = config.train.g_optimizer.lr, (0.003 if strategy == "regular" else config.proximal.lr)
+    g0, d0 = config.train.g_optimizer.lr, (0.003 if strategy == "regular" else config.proximal.optimizer.lr)
     expected = [(g0 * (1 - k / 4), d0 * (1 - k / 4)) for k in range(4)]
     assert [lr for pair in seen for lr in pair] == pytest.approx([lr for pair in expected for lr in pair], rel=1e-12)
 
@@ -286,3 +286,16 @@ def test_the_config_names_exactly_the_trainers_strategies():
     from proxgan.train import STRATEGIES
 
     assert tuple(STRATEGIES) == STRATEGY_NAMES
+
+
+def test_due_actions_follow_the_log_periods_the_last_step_and_a_stop():
+    from proxgan.config import LogConfig
+    from proxgan.train import DueActions, due_actions
+
+    log = LogConfig(every=5, sample_every=4, checkpoint_every=3, eval_every=0)
+    due = {step: due_actions(step, 10, log, stop=False) for step in range(1, 11)}
+    assert [step for step, d in due.items() if d.any] == [3, 4, 5, 6, 8, 9, 10]
+    assert due[4] == DueActions(log=False, samples=True, evaluate=False, checkpoint=False)
+    assert due[10] == DueActions(log=True, samples=False, evaluate=False, checkpoint=False)  # the last step logs
+    assert due_actions(1, 10, log, stop=True) == DueActions(log=True, samples=False, evaluate=False, checkpoint=True)
+    assert due_actions(6, 10, LogConfig(eval_every=3), stop=False).evaluate

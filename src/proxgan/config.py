@@ -22,12 +22,11 @@ from proxgan.errors import (
     ProxganError,
     check_choice,
     check_finite,
-    check_in_range,
     check_positive,
     check_positive_int,
 )
 from proxgan.averaging import AveragingConfig
-from proxgan.proximal import OPTIMIZERS, ProximalConfig
+from proxgan.proximal import OptimizerConfig, ProximalConfig
 
 
 @dataclass
@@ -51,15 +50,6 @@ class ModelConfig:
     arch: str = "dcgan"
     dim: int | None = None
     latent_dim: int | None = None
-
-
-@dataclass
-class OptimizerConfig:
-    """A torch optimizer: ``adam`` (lr, betas), ``rmsprop`` or ``sgd`` (lr)."""
-
-    name: str = "adam"
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.5, 0.9)
 
 
 LR_SCHEDULES = ("constant", "linear")
@@ -175,7 +165,32 @@ def _read_yaml(source: str | Path) -> dict[str, Any]:
         raise ProxganError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
     if not isinstance(raw, dict):
         raise ProxganError(f"config {str(path)!r} must be a mapping of keys to values")
-    return raw
+    return upgrade_config(raw)
+
+
+#: older configs' flat optimizer keys -> the OptimizerConfig field each became
+_FLAT_OPTIMIZER_KEYS = {"optimizer": "name", "lr": "lr", "betas": "betas"}
+
+
+def nest_optimizer_keys(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``settings`` with older proxgan's flat ``{prefix}optimizer: NAME``, ``{prefix}lr`` and ``{prefix}betas``
+    nested as ``{prefix}optimizer: {name, lr, betas}`` (the form of :class:`OptimizerConfig`); unchanged without them."""
+    flat_keys = [prefix + key for key in _FLAT_OPTIMIZER_KEYS]
+    flat = {field: settings[prefix + key] for key, field in _FLAT_OPTIMIZER_KEYS.items()
+            if prefix + key in settings and not isinstance(settings[prefix + key], dict)}  # fmt: skip
+    if not flat:
+        return settings
+    nested = settings.get(prefix + "optimizer")
+    rest = {key: value for key, value in settings.items() if key not in flat_keys}
+    return {**rest, prefix + "optimizer": {**(nested if isinstance(nested, dict) else {}), **flat}}
+
+
+def upgrade_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """An experiment config in older proxgan's form (a run directory's config.yaml or checkpoint) in today's:
+    ``proximal: {optimizer: adam, lr: L, betas: B}`` becomes ``proximal: {optimizer: {name: adam, lr: L, betas: B}}``."""
+    if not isinstance(raw.get("proximal"), dict):
+        return raw
+    return {**raw, "proximal": nest_optimizer_keys(raw["proximal"])}
 
 
 def _resolve_extends(raw: dict[str, Any], folder: Path, seen: set[str]) -> dict[str, Any]:
@@ -295,9 +310,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     check_choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
     for name in ("steps", "batch_size", "n_critic"):
         check_positive_int(f"train.{name}", getattr(t, name))
-    for prefix, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):
-        _validate_optimizer(prefix, "name", opt.name, opt.lr, opt.betas)
-    _validate_optimizer("proximal", "optimizer", p.optimizer, p.lr, p.betas)  # lam, steps, tol: ProximalConfig checks
+    t.g_optimizer.check("train.g_optimizer")
+    t.d_optimizer.check("train.d_optimizer")  # ProximalConfig checks its own fields, proximal.optimizer included
     if p.penalty_batch is not None and p.penalty_batch > t.batch_size:
         raise ProxganError(f"proximal.penalty_batch={p.penalty_batch} exceeds train.batch_size={t.batch_size}")
     for name in ("every", "sample_every", "checkpoint_every", "n_samples", "eval_samples"):
@@ -306,11 +320,3 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         check_positive_int("log.eval_every", log.eval_every)
     return config
 
-
-def _validate_optimizer(prefix: str, name_key: str, name: str, lr: float, betas: Sequence[float]) -> None:
-    check_choice(f"{prefix}.{name_key}", name, OPTIMIZERS)
-    check_positive(f"{prefix}.lr", lr)
-    if len(betas) != 2:
-        raise ProxganError(f"{prefix}.betas must be two numbers, got {list(betas)!r}")
-    for i, beta in enumerate(betas):
-        check_in_range(f"{prefix}.betas[{i}]", beta, 0.0, 0.999999)

@@ -32,12 +32,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from proxgan.config import nest_optimizer_keys
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
 from proxgan.gradients import scores_and_input_gradients
-from proxgan.io import read_checksummed, write_checksummed
+from proxgan.files import read_checksummed, write_checksummed
 from proxgan.locks import owns
 from proxgan.objectives import Formulation, LossFormulation
-from proxgan.proximal import OPTIMIZERS, ProximalConfig, frozen_copy, sobolev_penalty
+from proxgan.proximal import OptimizerConfig, ProximalConfig, frozen_copy, sobolev_penalty
 from proxgan.rules import describe_fall, equilibrium_verdict
 
 TESTS = ("nash", "proximal")
@@ -48,14 +49,15 @@ GENERATOR_LOSSES = ("value", "training")
 
 @dataclass(frozen=True)
 class EquilibriumConfig:
-    """Settings of one equilibrium test; the defaults are the paper's (λ = 0.1, 50 inner Adam steps)."""
+    """Settings of one equilibrium test; the defaults are the paper's (λ = 0.1, 50 inner Adam steps).
+
+    ``inner_optimizer`` is an :class:`~proxgan.proximal.OptimizerConfig` or a mapping of its fields.
+    """
 
     steps: int = 200
     lam: float = 0.1
     inner_steps: int = 50
-    inner_optimizer: str = "adam"
-    inner_lr: float = 1e-4
-    inner_betas: tuple[float, float] = (0.5, 0.9)
+    inner_optimizer: OptimizerConfig = OptimizerConfig()
     batch_size: int = 64
     eval_size: int = 256
     eval_batches: int = 5
@@ -67,19 +69,20 @@ class EquilibriumConfig:
     checkpoint_every: int = 50
 
     def __post_init__(self) -> None:
+        if isinstance(self.inner_optimizer, dict):
+            object.__setattr__(self, "inner_optimizer", OptimizerConfig(**self.inner_optimizer))
         for name in ("steps", "inner_steps", "batch_size", "eval_size", "grid_size", "log_points", "checkpoint_every"):
             check_positive_int(name, getattr(self, name))
         if self.eval_batches < 2:
             raise ProxganError(f"eval_batches must be at least 2 (an interval needs two batches), got {self.eval_batches!r}")
         check_positive("lambda", self.lam)
-        check_positive("inner lr", self.inner_lr)
         check_choice("generator loss", self.generator_loss, GENERATOR_LOSSES)
-        check_choice("inner optimizer", self.inner_optimizer, OPTIMIZERS)
+        self.inner_optimizer.check("inner_optimizer")
 
     @property
     def proximal(self) -> ProximalConfig:
         """The inner maximization of eq. (11): ``inner_steps`` steps of ``inner_optimizer`` from w_final."""
-        return ProximalConfig(self.lam, self.inner_steps, self.inner_optimizer, self.inner_lr, tuple(self.inner_betas))
+        return ProximalConfig(lam=self.lam, steps=self.inner_steps, optimizer=self.inner_optimizer)
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,7 @@ def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
         header = {k: state[k] for k in expected}
+        header["config"] = nest_optimizer_keys(header["config"], "inner_")  # a state saved by older proxgan
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
         raise ProxganError(f"corrupt equilibrium checkpoint {str(path)!r}: {type(exc).__name__}") from None
     for key, kind in STATE_FIELDS.items():
@@ -454,8 +458,6 @@ def quality_for(data, data_root: str | None = None) -> Quality | None:
 
 def setting_from_run(run, *, quality: bool = True) -> GameSetting:
     """A :class:`GameSetting` for a loaded run: its G, D, formulation, data, latents and generator optimizer."""
-    from proxgan.train import build_optimizer
-
     def sample_real(n: int, seed: int) -> Tensor:
         return run.data.batch(n, torch.Generator(run.data.x.device).manual_seed(seed))
 
@@ -465,22 +467,24 @@ def setting_from_run(run, *, quality: bool = True) -> GameSetting:
         formulation=run.formulation,
         sample_real=sample_real,
         sample_latents=lambda n, seed: run.latents(n, seed=seed),
-        make_optimizer=lambda params: build_optimizer(run.experiment.train.g_optimizer, params),
+        make_optimizer=run.experiment.train.g_optimizer.build,
         quality=quality_for(run.data, run.experiment.data.root) if quality else None,
     )
 
 
-def config_for_run(run, **overrides: Any) -> EquilibriumConfig:
+def config_for_run(run, *, inner_optimizer: OptimizerConfig | dict[str, Any] | None = None,
+                   **overrides: Any) -> EquilibriumConfig:
     """The run's own batch size and inner-optimizer settings, then ``overrides`` (None keeps the default).
 
-    Point data get 512 fixed-noise samples per snapshot (a scatter), images 16 (a grid).
+    The inner optimizer is the paper's Adam (§6.2) with the lr and betas of the run's ``proximal.optimizer``,
+    then the fields in ``inner_optimizer`` (e.g. ``{"lr": 1e-3}``). Point data get 512 fixed-noise samples per
+    snapshot (a scatter), images 16 (a grid).
     """
-    defaults = {
-        "batch_size": run.experiment.train.batch_size,
-        "inner_lr": run.experiment.proximal.lr,
-        "inner_betas": tuple(run.experiment.proximal.betas),
-        "grid_size": 16 if run.data.is_image else 512,
-    }
+    if isinstance(inner_optimizer, OptimizerConfig):
+        inner_optimizer = dataclasses.asdict(inner_optimizer)
+    inner = dataclasses.replace(run.experiment.proximal.optimizer, **{"name": "adam", **(inner_optimizer or {})})
+    defaults = {"batch_size": run.experiment.train.batch_size, "inner_optimizer": inner,
+                "grid_size": 16 if run.data.is_image else 512}  # fmt: skip
     return EquilibriumConfig(**{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
 
 

@@ -27,7 +27,7 @@ def evaluate_run(
     """
     import dataclasses
 
-    from proxgan.io import write_json
+    from proxgan.files import write_json
     from proxgan.results import RESULTS_NAME, command_line, read_results, write_results
     from proxgan.runs import load_experiment_data, load_run
 

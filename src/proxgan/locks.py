@@ -8,7 +8,7 @@ dies, however it dies, so a lock file left by a killed process is stale by const
 taken over. Locks are re-entrant within a process (``reproduce`` trains into sub-directories, and a
 library call may run inside a CLI command that already owns the directory). Under torchrun only rank 0
 writes files, so only rank 0 takes the lock. Owning a directory also removes the temporary files an
-interrupted atomic write left in it (:func:`proxgan.io.remove_stale_temporaries`).
+interrupted atomic write left in it (:func:`proxgan.files.remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from proxgan.errors import ProxganError, check_path
-from proxgan.io import remove_stale_temporaries
+from proxgan.files import remove_stale_temporaries
 
 LOCK_NAME = ".proxgan.lock"
 

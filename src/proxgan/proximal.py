@@ -46,7 +46,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from proxgan.errors import ProxganError, check_choice, check_nonnegative, check_positive, check_positive_int
+from proxgan.errors import (
+    ProxganError,
+    check_choice,
+    check_in_range,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores_and_input_gradients
 
 #: ``loss(d_real, d_fake)``: the scalar the discriminator minimises, from its scores on a real and a fake batch
@@ -76,13 +83,36 @@ def sobolev_distance_sq(D1: nn.Module, D2: nn.Module, x: Tensor) -> Tensor:
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
-def make_optimizer(name: str, params, *, lr: float, betas: tuple[float, float] = (0.5, 0.9)) -> torch.optim.Optimizer:
-    """The torch optimizer ``name`` (one of :data:`OPTIMIZERS`; betas are Adam's only)."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr)
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """A torch optimizer: ``adam`` (lr, betas), ``rmsprop`` or ``sgd`` (lr); the defaults are the WGAN-GP Adam
+    settings (Gulrajani et al. 2017). Used for both players (``train.g_optimizer``, ``train.d_optimizer``), the
+    proximal inner loop (``proximal.optimizer``) and the equilibrium tests' inner loop."""
+
+    name: str = "adam"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(self.betas))  # a list from JSON or YAML compares equal as a tuple
+
+    def check(self, key: str) -> OptimizerConfig:
+        """Validate name, lr > 0 and betas in [0, 1); each error names the dotted ``key`` (``key.lr``, ...)."""
+        check_choice(f"{key}.name", self.name, OPTIMIZERS)
+        check_positive(f"{key}.lr", self.lr)
+        if len(self.betas) != 2:
+            raise ProxganError(f"{key}.betas must be two numbers, got {list(self.betas)!r}")
+        for i, beta in enumerate(self.betas):
+            check_in_range(f"{key}.betas[{i}]", beta, 0.0, 0.999999)
+        return self
+
+    def build(self, params) -> torch.optim.Optimizer:
+        """The torch optimizer over ``params`` (betas are Adam's only)."""
+        if self.name == "adam":
+            return torch.optim.Adam(params, lr=self.lr, betas=self.betas)
+        if self.name == "rmsprop":
+            return torch.optim.RMSprop(params, lr=self.lr)
+        return torch.optim.SGD(params, lr=self.lr)
 
 
 def check_inner_settings(lam: float, steps: int, tol: float | None, penalty_batch: int | None) -> None:
@@ -99,7 +129,7 @@ def check_inner_settings(lam: float, steps: int, tol: float | None, penalty_batc
 class ProximalConfig:
     """Inner maximization of Algorithm 1; defaults from paper §6.2 (λ = 0.1, T = 20 Adam steps).
 
-    lr and betas follow the WGAN-GP Adam settings (Gulrajani et al. 2017). ``fresh_batches``
+    ``optimizer`` defaults to the WGAN-GP Adam settings (Gulrajani et al. 2017). ``fresh_batches``
     draws a new (real, fake) pair for every inner step instead of reusing the outer batch.
     ``tol`` (adaptive stop, T the cap) and ``penalty_batch`` (Sobolev penalty on a sub-batch) are
     the cheaper variants described in this module's docstring; None keeps Algorithm 1.
@@ -107,21 +137,18 @@ class ProximalConfig:
 
     lam: float = 0.1
     steps: int = 20
-    optimizer: str = "adam"
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.5, 0.9)
+    optimizer: OptimizerConfig = OptimizerConfig()
     fresh_batches: bool = False
     tol: float | None = None
     penalty_batch: int | None = None
 
     def __post_init__(self) -> None:
         check_inner_settings(self.lam, self.steps, self.tol, self.penalty_batch)
-        check_choice("proximal optimizer", self.optimizer, OPTIMIZERS)
-        check_positive("proximal lr", self.lr)
+        self.optimizer.check("proximal.optimizer")
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         """A fresh inner optimizer over ``params``."""
-        return make_optimizer(self.optimizer, params, lr=self.lr, betas=self.betas)
+        return self.optimizer.build(params)
 
     def update(
         self,

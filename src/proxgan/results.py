@@ -16,7 +16,7 @@ from typing import Any
 
 from proxgan import __version__
 from proxgan.errors import ProxganError, check_path
-from proxgan.io import write_json
+from proxgan.files import write_json
 
 RESULTS_NAME = "results.json"
 

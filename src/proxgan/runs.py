@@ -27,14 +27,14 @@ import torch
 import yaml
 from torch import Tensor, nn
 
-from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict
+from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict, upgrade_config
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, ProxganWarning, check_device, check_memory, check_path
-from proxgan.io import atomic_write, read_checksummed, write_checksummed
+from proxgan.files import atomic_write, read_checksummed, write_checksummed
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
 
-CHECKPOINT_FORMAT = "proxgan-run/2"  # /2: behind a sha256 (proxgan.io.write_checksummed)
+CHECKPOINT_FORMAT = "proxgan-run/2"  # /2: behind a sha256 (proxgan.files.write_checksummed)
 CONFIG_NAME, LOG_NAME, CHECKPOINT_DIR, SAMPLES_DIR, TB_DIR = "config.yaml", "log.jsonl", "checkpoints", "samples", "tb"
 #: config keys a resumed run may change: its length, logging, where the data lives
 RESUMABLE_CHANGES = ("description", "train.steps", "log.", "data.root", "data.download")
@@ -68,7 +68,8 @@ CHECKPOINT_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 def read_checkpoint(path: Path, fields: dict[str, type | tuple[type, ...]] = CHECKPOINT_FIELDS) -> dict[str, Any]:
-    """The checkpoint at ``path`` (on CPU), its checksum verified and its ``fields`` present with their types.
+    """The checkpoint at ``path`` (on CPU), its checksum verified and its ``fields`` present with their types,
+    its config in today's form (:func:`proxgan.config.upgrade_config`).
 
     A missing, damaged, truncated or foreign file is one clear :class:`ProxganError`.
     """
@@ -84,6 +85,8 @@ def read_checkpoint(path: Path, fields: dict[str, type | tuple[type, ...]] = CHE
     for key, kind in fields.items():
         if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
             raise ProxganError(f"corrupt checkpoint {str(path)!r}: {key!r} is missing or not a {getattr(kind, '__name__', kind)}")
+    if isinstance(state.get("config"), dict):
+        state["config"] = upgrade_config(state["config"])
     return state
 
 

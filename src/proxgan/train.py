@@ -18,8 +18,9 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
@@ -27,21 +28,15 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from proxgan.averaging import AveragingConfig, IterateAverage
-from proxgan.config import ExperimentConfig, OptimizerConfig
-from proxgan.data import InMemoryData, load_dataset
+from proxgan.config import ExperimentConfig, LogConfig
+from proxgan.data import InMemoryData
 from proxgan.errors import ProxganError, check_choices, check_device
 from proxgan.locks import owns
-from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
-from proxgan.proximal import make_optimizer
+from proxgan.proximal import OptimizerConfig
 
 #: a step's scalars (losses, V, penalty) as 0-d tensors, read on the host only when logged
 Stats = dict[str, Tensor | float]
-
-
-def build_optimizer(config: OptimizerConfig, params) -> torch.optim.Optimizer:
-    """The torch optimizer named by ``config`` (Adam with betas, RMSprop or SGD with its lr)."""
-    return make_optimizer(config.name, params, lr=config.lr, betas=config.betas)
 
 
 class RegularStrategy:
@@ -51,7 +46,7 @@ class RegularStrategy:
         self.n_critic, self.optimizer = config.train.n_critic, config.train.d_optimizer
 
     def make_optimizer(self, D: nn.Module) -> torch.optim.Optimizer:
-        return build_optimizer(self.optimizer, D.parameters())
+        return self.optimizer.build(D.parameters())
 
     def update_discriminator(self, trainer: Trainer) -> Stats:
         for _ in range(self.n_critic):
@@ -76,7 +71,7 @@ class ProximalStrategy:
     def update_discriminator(self, trainer: Trainer) -> Stats:
         with trainer.autocast():
             update = trainer.formulation.proximal_update(
-                trainer.D_sync, trainer.real_batch(), trainer.fake_batch(), self.config, optimizer=trainer.d_optimizer,
+                trainer.D_parallel, trainer.real_batch(), trainer.fake_batch(), self.config, optimizer=trainer.d_optimizer,
                 next_batch=lambda: (trainer.real_batch(), trainer.fake_batch()), generator=trainer.data_rng,
             )  # fmt: skip
         return {"d_loss": update.losses[-1], "value": -update.loss, "penalty": update.sobolev, "inner_steps": float(update.steps)}
@@ -97,10 +92,11 @@ class Trainer:
     ``noise_rng`` (latents) and torch's global generator (WGAN-GP interpolation), so a resumed run
     repeats the uninterrupted one exactly on CPU.
 
-    ``G_sync`` and ``D_sync`` are the modules that a network's own update differentiates through: G and
-    D themselves, or, with ``data_parallel`` (under torchrun), G and D wrapped in DistributedDataParallel,
-    whose backward averages the gradients over the processes — the Sobolev penalty's double backward
-    included. Everything else (sampling, D inside the generator step, checkpoints) uses G and D.
+    ``G_parallel`` and ``D_parallel`` are G and D as data parallelism needs them: wrapped in
+    DistributedDataParallel with ``data_parallel`` (under torchrun), whose backward averages the gradients
+    over the processes (the Sobolev penalty's double backward included), else G and D themselves. A
+    network's own update differentiates through them; everything else (sampling, D inside the generator
+    step, checkpoints) uses G and D.
     """
 
     def __init__(
@@ -109,10 +105,10 @@ class Trainer:
         average: AveragingConfig = AveragingConfig(), lr_decay_steps: int | None = None,
     ):  # fmt: skip
         self.G, self.D, self.formulation, self.strategy, self.data = G, D, formulation, strategy, data
-        self.G_sync, self.D_sync = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
+        self.G_parallel, self.D_parallel = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
         self.batch_size, self.amp, self.step = batch_size, amp, 0
         self.device = data.x.device
-        self.g_optimizer = build_optimizer(g_optimizer, G.parameters())
+        self.g_optimizer = g_optimizer.build(G.parameters())
         self.d_optimizer = strategy.make_optimizer(D)
         self.G_average = IterateAverage(G, average) if average.enabled else None
         self.lr_decay_steps = lr_decay_steps
@@ -152,8 +148,8 @@ class Trainer:
         """
         objective = self.formulation.objective
         with self.autocast():
-            d_real, d_fake = self.D_sync(torch.cat([real, fake])).split([len(real), len(fake)])
-            loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D_sync, real, fake)
+            d_real, d_fake = self.D_parallel(torch.cat([real, fake])).split([len(real), len(fake)])
+            loss = objective.discriminator_loss(d_real, d_fake) + self.formulation.regularizer(self.D_parallel, real, fake)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.d_optimizer.step()
@@ -164,7 +160,7 @@ class Trainer:
         """θ ← θ − γ ∇_θ L_G(G_θ, D_w) at the current (updated) discriminator; D's weights stay fixed."""
         self.D.requires_grad_(False)
         with self.autocast():
-            loss = self.formulation.objective.generator_loss(self.D(self.G_sync(self.latents(self.batch_size))))
+            loss = self.formulation.objective.generator_loss(self.D(self.G_parallel(self.latents(self.batch_size))))
         self.g_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.g_optimizer.step()
@@ -259,6 +255,164 @@ def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemory
     return trainer
 
 
+@dataclass(frozen=True)
+class DueActions:
+    """The host-side actions due after one generator step."""
+
+    log: bool
+    samples: bool
+    evaluate: bool
+    checkpoint: bool
+
+    @property
+    def any(self) -> bool:
+        """Whether the host needs the step's scalars (every action reads or records them)."""
+        return self.log or self.samples or self.evaluate or self.checkpoint
+
+
+def due_actions(step: int, steps: int, log: LogConfig, *, stop: bool) -> DueActions:
+    """What is due after generator step ``step`` of ``steps``: a log record every ``log.every`` steps, at the
+    last step and on a stop request; samples and evaluations at their periods; a checkpoint at its period
+    and on a stop request."""
+    return DueActions(
+        log=step % log.every == 0 or step == steps or stop,
+        samples=step % log.sample_every == 0,
+        evaluate=bool(log.eval_every) and step % log.eval_every == 0,
+        checkpoint=step % log.checkpoint_every == 0 or stop,
+    )
+
+
+class RunSession:
+    """One run of :func:`train` in its directory: the trainer, the history, the logs and the wall clock.
+
+    Built from the checkpoint ``state`` it continues (``{}``: a fresh run). Only process 0 (``writer``)
+    writes files: the config, log records, sample grids, evaluations and the results document;
+    :meth:`checkpoint` may be called on every process and writes on process 0 only.
+    """
+
+    def __init__(self, config: ExperimentConfig, out_dir: Path, device: torch.device, state: dict[str, Any],
+                 command: str):  # fmt: skip
+        from proxgan import runs
+        from proxgan.config import config_to_dict
+        from proxgan.results import prepare_out_dir
+
+        self.config, self.out_dir, self.device, self.command = config, out_dir, device, command
+        self.config_dict, self.last = config_to_dict(config), runs.checkpoint_path(out_dir)
+        self.writer = world()[0] == 0
+        self.data = runs.load_experiment_data(config).to(device)
+        self.trainer = build_trainer(config, device, self.data)
+        if state:
+            try:
+                self.trainer.load_state_dict(state)
+            except (RuntimeError, KeyError, ValueError) as exc:
+                detail = " ".join(str(exc).split())[:300]
+                raise ProxganError(f"checkpoint {str(self.last)!r} does not match this run: {detail}") from None
+        self.history, self.wall_before = list(state.get("history", [])), float(state.get("wall_seconds", 0.0))
+        self.evaluations = list(state.get("evaluations", []))
+        latents = torch.Generator().manual_seed(config.seed)
+        self.fixed_z = torch.randn(config.log.n_samples, self.trainer.G.latent_dim, generator=latents).to(device)
+        if self.writer:
+            prepare_out_dir(out_dir)
+            runs.write_config(out_dir, config)
+            self.run_log = runs.RunLog(out_dir, self.trainer.step)
+        self.start = time.perf_counter()
+
+    def wall(self) -> float:
+        """Seconds of training so far, the resumed run's included."""
+        return self.wall_before + time.perf_counter() - self.start
+
+    def checkpoint(self) -> None:
+        """Save the trainer, history and evaluations to ``checkpoints/last.pt`` (process 0 only)."""
+        from proxgan.runs import save_checkpoint
+
+        if self.writer:
+            save_checkpoint(self.last, {**self.trainer.state_dict(), "config": self.config_dict, "history": self.history,
+                                        "evaluations": self.evaluations, "data_shape": list(self.data.shape),
+                                        "wall_seconds": self.wall()})  # fmt: skip
+
+    def log(self, step: int, stats: dict[str, float]) -> None:
+        """Append the step's scalars and the wall clock to the history, log.jsonl and TensorBoard."""
+        record = {"step": step, **stats, "wall_seconds": self.wall()}
+        self.history.append(record)
+        self.run_log.write(record)
+
+    def save_samples(self, name: str) -> str:
+        """Save the sampler's samples of the fixed latents as ``name`` (and, for images, to TensorBoard)."""
+        from proxgan.runs import image_grid, save_samples
+
+        trainer = self.trainer
+        trainer.sampler.eval()
+        with torch.no_grad():
+            fake = trainer.sampler(self.fixed_z)
+        trainer.G.train()
+        if self.data.is_image:
+            self.run_log.add_grid(image_grid(fake), trainer.step)
+        return save_samples(fake, self.data, self.out_dir, name)
+
+    def evaluate(self, step: int) -> None:
+        """Score ``log.eval_samples`` fresh samples; RNG-isolated, so training is unchanged by it."""
+        from proxgan.metrics import evaluate_generator
+        from proxgan.runs import generate
+
+        trainer, log, device = self.trainer, self.config.log, self.device
+        latents = torch.Generator().manual_seed(self.config.seed + step)
+
+        def sample(n: int) -> Tensor:
+            return generate(trainer.sampler, torch.randn(n, trainer.G.latent_dim, generator=latents).to(device))
+
+        trainer.sampler.eval()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+            scores = evaluate_generator(sample, self.data, log.eval_metrics, log.eval_samples, device=str(device))
+        trainer.G.train()
+        self.evaluations.append({"step": step, "wall_seconds": self.wall(), "metrics": scores})
+        self.run_log.write({"step": step, **{f"eval/{name}/{key}": value for name, fields in scores.items()
+                                             for key, value in fields.items() if isinstance(value, (int, float))}})
+
+    def act(self, step: int, stats: dict[str, float], due: DueActions) -> None:
+        """Do the ``due`` actions of generator step ``step``."""
+        from proxgan.runs import SAMPLES_DIR
+
+        if self.writer:
+            if due.log:
+                self.log(step, stats)
+            if due.samples:
+                self.save_samples(f"{SAMPLES_DIR}/step_{step:07d}.png")
+            if due.evaluate:
+                self.evaluate(step)
+        if due.checkpoint:
+            self.checkpoint()
+
+    def diverge(self, step: int, stats: dict[str, float]) -> NoReturn:
+        """Record the non-finite step, write results.json with status "diverged" and raise :class:`TrainingDiverged`."""
+        bad = ", ".join(f"{k}={v}" for k, v in stats.items() if not math.isfinite(v)) or "another process"
+        if self.writer:
+            self.history.append({"step": step, **stats, "wall_seconds": self.wall()})
+            self.finish("diverged")
+        kept = f"last good checkpoint kept at {str(self.last)!r}" if self.last.is_file() else "no checkpoint was written before it"
+        raise TrainingDiverged(f"non-finite loss at step {step} ({bad}); {kept}")
+
+    def finish(self, status: str) -> dict[str, Any]:
+        """Close the logs and write results.json (final samples and loss curves unless diverged); return it."""
+        from proxgan.results import write_results
+        from proxgan.runs import save_loss_curves
+
+        config, history = self.config, self.history
+        figures = []
+        if history and status != "diverged":
+            figures = [self.save_samples("samples.png"), save_loss_curves(history, self.out_dir)]
+        self.run_log.close()
+        results = {
+            "status": status, "steps": self.trainer.step, "strategy": config.train.strategy,
+            "formulation": config.formulation, "dataset": config.data.name, "device": str(self.device),
+            "processes": world()[1], "generator": config.train.average.describe(),
+            "final": history[-1] if history else {},
+            "losses": {key: [r[key] for r in history] for key in (history[0] if history else {})},
+            "checkpoint": str(self.last.relative_to(self.out_dir)), "evaluations": self.evaluations,
+        }  # fmt: skip
+        return write_results(self.out_dir, command=self.command, config=self.config_dict, results=results,
+                             figures=figures, wall_seconds=self.wall())  # fmt: skip
+
+
 @owns("out_dir")
 def train(
     config: ExperimentConfig,
@@ -281,124 +435,40 @@ def train(
     """
     from proxgan import runs
     from proxgan.config import config_to_dict
-    from proxgan.results import prepare_out_dir, write_results
 
     out_dir, device = Path(out_dir), check_device(device)
-    rank = world()[0]
-    cfg_dict, last = config_to_dict(config), runs.checkpoint_path(out_dir)
-    state = runs.resume_state(out_dir, cfg_dict, resume=resume)  # on CPU: RNG states must stay CPU tensors
+    state = runs.resume_state(out_dir, config_to_dict(config), resume=resume)  # on CPU: RNG states must stay CPU tensors
     finished = runs.finished_results(out_dir, state, config.train.steps)
     if finished is not None:  # resuming a completed run at its own length changes nothing: rewrite nothing
-        return finished if rank == 0 else {}
+        return finished if world()[0] == 0 else {}
     if config.log.eval_every:  # fail before training, not at the first evaluation
         from proxgan.metrics import METRICS
 
         check_choices("log.eval_metrics", config.log.eval_metrics, ["auto", *METRICS])
-    data = runs.load_experiment_data(config).to(device)
-    trainer = build_trainer(config, device, data)
-    if resume:
-        try:
-            trainer.load_state_dict(state)
-        except (RuntimeError, KeyError, ValueError) as exc:
-            detail = " ".join(str(exc).split())[:300]
-            raise ProxganError(f"checkpoint {str(last)!r} does not match this run: {detail}") from None
-    history, wall_before = list(state.get("history", [])), float(state.get("wall_seconds", 0.0))
-    evaluations = list(state.get("evaluations", []))
-    fixed_z = torch.randn(config.log.n_samples, trainer.G.latent_dim, generator=torch.Generator().manual_seed(config.seed))
-    fixed_z = fixed_z.to(device)
-    log = config.log
-    if rank == 0:
-        prepare_out_dir(out_dir)
-        runs.write_config(out_dir, config)
-        run_log = runs.RunLog(out_dir, trainer.step)
-    start = time.perf_counter()
-
-    def checkpoint() -> None:
-        if rank == 0:
-            runs.save_checkpoint(last, {**trainer.state_dict(), "config": cfg_dict, "history": history,
-                                        "evaluations": evaluations, "data_shape": list(data.shape),
-                                        "wall_seconds": wall()})  # fmt: skip
-
-    def wall() -> float:
-        return wall_before + time.perf_counter() - start
-
-    def samples(name: str) -> str:
-        trainer.sampler.eval()
-        with torch.no_grad():
-            fake = trainer.sampler(fixed_z)
-        trainer.G.train()
-        if data.is_image:
-            run_log.add_grid(runs.image_grid(fake), trainer.step)
-        return runs.save_samples(fake, data, out_dir, name)
-
-    def evaluate(step: int) -> None:
-        """Score ``log.eval_samples`` fresh samples; RNG-isolated, so training is unchanged by it."""
-        from proxgan.metrics import evaluate_generator
-
-        latents = torch.Generator().manual_seed(config.seed + step)
-
-        def sample(n: int) -> Tensor:
-            return runs.generate(trainer.sampler, torch.randn(n, trainer.G.latent_dim, generator=latents).to(device))
-
-        trainer.sampler.eval()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
-            scores = evaluate_generator(sample, data, log.eval_metrics, log.eval_samples, device=str(device))
-        trainer.G.train()
-        evaluations.append({"step": step, "wall_seconds": wall(), "metrics": scores})
-        run_log.write({"step": step, **{f"eval/{name}/{key}": value for name, fields in scores.items()
-                                        for key, value in fields.items() if isinstance(value, (int, float))}})
-
-    def finish(status: str) -> dict[str, Any]:
-        figures = [samples("samples.png"), runs.save_loss_curves(history, out_dir)] if history and status != "diverged" else []
-        run_log.close()
-        results = {
-            "status": status, "steps": trainer.step, "strategy": config.train.strategy,
-            "formulation": config.formulation, "dataset": config.data.name, "device": str(device),
-            "processes": world()[1], "generator": config.train.average.describe(),
-            "final": history[-1] if history else {},
-            "losses": {key: [r[key] for r in history] for key in (history[0] if history else {})},
-            "checkpoint": str(last.relative_to(out_dir)), "evaluations": evaluations,
-        }  # fmt: skip
-        return write_results(out_dir, command=command, config=cfg_dict, results=results, figures=figures, wall_seconds=wall())
-
+    session = RunSession(config, out_dir, device, state, command)
+    trainer, steps = session.trainer, config.train.steps
     status = "completed"
-    while trainer.step < config.train.steps:
+    while trainer.step < steps:
         stats = trainer.train_step()
         step = trainer.step
-        # The host reads the step's scalars only on steps that log, sample, evaluate or checkpoint (every
-        # step under torchrun, where a stop request must reach all processes at once), so a non-finite
-        # loss is caught at the latest there, before it reaches a checkpoint or a figure.
+        # The host reads the step's scalars only on steps with an action due (every step under torchrun,
+        # where a stop request must reach all processes at once), so a non-finite loss is caught at the
+        # latest there, before it reaches a checkpoint or a figure.
         stop = bool(should_stop and should_stop())
-        if not (stop or world()[1] > 1 or step == config.train.steps or any(
-                every and step % every == 0 for every in (log.every, log.checkpoint_every, log.sample_every, log.eval_every))):
+        if not (due_actions(step, steps, config.log, stop=stop).any or world()[1] > 1):
             if progress:
-                progress(step, config.train.steps, None)
+                progress(step, steps, None)
             continue
         stats = {key: float(value) for key, value in stats.items()}
         nonfinite, stop = _any_process(not all(math.isfinite(v) for v in stats.values()), stop, device=device)
         if nonfinite:
-            bad = ", ".join(f"{k}={v}" for k, v in stats.items() if not math.isfinite(v)) or "another process"
-            if rank == 0:
-                history.append({"step": step, **stats, "wall_seconds": wall()})
-                finish("diverged")
-            kept = f"last good checkpoint kept at {str(last)!r}" if last.is_file() else "no checkpoint was written before it"
-            raise TrainingDiverged(f"non-finite loss at step {step} ({bad}); {kept}")
-        if rank == 0:
-            if step % log.every == 0 or step == config.train.steps or stop:
-                record = {"step": step, **stats, "wall_seconds": wall()}
-                history.append(record)
-                run_log.write(record)
-            if step % log.sample_every == 0:
-                samples(f"{runs.SAMPLES_DIR}/step_{step:07d}.png")
-            if log.eval_every and step % log.eval_every == 0:
-                evaluate(step)
-        if step % log.checkpoint_every == 0 or stop:
-            checkpoint()
+            session.diverge(step, stats)
+        session.act(step, stats, due_actions(step, steps, config.log, stop=stop))
         if progress:
-            progress(step, config.train.steps, stats)
+            progress(step, steps, stats)
         if stop:
             status = "interrupted"
             break
     if status == "completed":
-        checkpoint()
-    return finish(status) if rank == 0 else {}
+        session.checkpoint()
+    return session.finish(status) if session.writer else {}

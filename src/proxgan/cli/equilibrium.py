@@ -19,7 +19,7 @@ from proxgan.cli import SEED, PathType, json_option, out_option, record_experime
 @click.option("--lambda", "lam", type=float, default=0.1, show_default=True, help="λ of the proximal objective (eq. 11).")
 @click.option("--inner-steps", type=int, default=50, show_default=True,
               help="Adam steps of the proximal maximization, started at w_final at every generator step.")
-@click.option("--inner-lr", type=float, default=None, help="Learning rate of the inner maximization (default: the run's proximal.lr).")
+@click.option("--inner-lr", type=float, default=None, help="Learning rate of the inner maximization (default: the run's proximal.optimizer.lr).")
 @click.option("--batch-size", type=int, default=None, help="Batch size of the generator steps (default: the run's).")
 @click.option("--eval-size", type=int, default=256, show_default=True,
               help="Fixed real/latent batch on which the objectives and the quality are tracked.")
@@ -65,7 +65,8 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
             return run_equilibrium(
                 run_dir, out_dir, tests=TESTS if test == "both" else (test,),
                 checkpoint=checkpoint, device=device, quality=not no_quality, progress=progress,
-                steps=steps, lam=lam, inner_steps=inner_steps, inner_lr=inner_lr, batch_size=batch_size,
+                steps=steps, lam=lam, inner_steps=inner_steps, batch_size=batch_size,
+                inner_optimizer=None if inner_lr is None else {"lr": inner_lr},
                 eval_size=eval_size, eval_batches=eval_batches, log_points=log_points, generator_loss=generator_loss, seed=seed,
             )  # fmt: skip
         finally:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from proxgan.errors import ProxganError, check_choice, check_existing_file
-from proxgan.io import atomic_write
+from proxgan.files import atomic_write
 from proxgan.metrics.features import Progress, batched_apply
 
 CLASSIFIER_DATASETS = ("digits", "mnist")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from proxgan.io import atomic_write
+from proxgan.files import atomic_write
 
 #: ``progress(done, total)`` after each batch
 Progress = Callable[[int, int], None]

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from proxgan.errors import ProxganError, check_existing_file
-from proxgan.io import atomic_write
+from proxgan.files import atomic_write
 from proxgan.metrics.features import Progress, batched_apply, default_cache_dir
 
 TORCH_FIDELITY_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from proxgan.errors import ProxganError, check_choices, check_positive_int
-from proxgan.io import atomic_write, write_json
+from proxgan.files import atomic_write, write_json
 from proxgan.locks import owns
 from proxgan.parallel import Progress, WorkerPool, threads_per_job
 from proxgan.reproduce.scales import SCALES, Scale, get_scale

@@ -48,7 +48,7 @@ class EquilibriumSettings:
 
     steps: int
     inner_steps: int
-    inner_lr: float | None = None
+    inner_optimizer: dict[str, Any] | None = None
     log_points: int
     eval_size: int
     eval_batches: int
@@ -114,8 +114,8 @@ _THEORY = TheorySettings(
 )
 _GAMES = GamesSettings(methods="simgda,altgda,ppm,eg,ogda", lr=0.2, steps=1000)
 #: the equilibrium tests of the quick and cpu scales: 200 generator steps of 20 inner Adam steps each
-_SHORT_TESTS = EquilibriumSettings(steps=200, inner_steps=20, inner_lr=1e-3, log_points=8, eval_size=512,
-                                   eval_batches=5)
+_SHORT_TESTS = EquilibriumSettings(steps=200, inner_steps=20, inner_optimizer={"lr": 1e-3}, log_points=8,
+                                   eval_size=512, eval_batches=5)
 #: embedded toy runs write no intermediate sample grids or checkpoints (the run is minutes long)
 _TOY_LOG = ("log.sample_every=1000000", "log.checkpoint_every=1000000")
 _TINY = ("model.dim=8", "train.batch_size=32", "train.n_critic=2", "proximal.steps=2", "log.every=1", *_TOY_LOG)

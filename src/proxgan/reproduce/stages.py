@@ -97,7 +97,7 @@ def theory_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     λ-proximal gaps vs λ at the setting's σ, λ_max beside the theorem's λ."""
     import numpy as np
 
-    from proxgan.io import to_jsonable
+    from proxgan.files import to_jsonable
     from proxgan.theory.gaussian import Setting
     from proxgan.theory.experiment import run_sweep
 
