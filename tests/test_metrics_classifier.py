@@ -40,20 +40,29 @@ def test_shipped_digits_accuracy_is_the_held_out_accuracy():
     assert not set(map(bytes, x.numpy())) & set(map(bytes, train_x.numpy()))  # no held-out image is trained on
 
 
-def test_retraining_digits_reproduces_the_shipped_weights_bit_for_bit(tmp_path):
-    out = tmp_path / "lenet-digits.pt"
+def test_retraining_digits_is_deterministic_and_matches_the_shipped_classifier(tmp_path):
+    """Retraining twice gives the same bytes; on the CPU the shipped file was made on, exactly the shipped file
+    (other CPUs may pick other float kernels, so there the weights may differ in the last bits: the CLI says which)."""
+    out, again = tmp_path / "lenet-digits.pt", tmp_path / "again.pt"
     threads = torch.get_num_threads()
     res = invoke("classifier", "digits", "--out", out)
     assert res.exit_code == 0, res.output
-    assert "identical to the shipped weights" in res.output
     assert torch.get_num_threads() == threads  # one thread while training, restored afterwards
-    assert out.read_bytes() == cls.shipped_path("digits").read_bytes()  # the very same file
-    retrained = cls.load_classifier("digits", out)
-    assert retrained.sha256 == cls.SHIPPED_SHA256["digits"]
+    assert invoke("classifier", "digits", "--out", again).exit_code == 0
+    assert out.read_bytes() == again.read_bytes()  # deterministic on this machine
+    retrained, shipped = cls.load_classifier("digits", out), cls.load_classifier("digits")
+    same = retrained.sha256 == cls.SHIPPED_SHA256["digits"]
+    assert ("identical to the shipped weights" in res.output) == same
+    assert ("differs from the shipped weights" in res.output) == (not same)
+    assert abs(retrained.test_accuracy - shipped.test_accuracy) <= 0.02
     data = load_dataset("digits")
     shipped_scores = evaluate(data.x[:200], data, "cls_is,cls_fid", cache_dir=tmp_path / "a")
     retrained_scores = evaluate(data.x[:200], data, "cls_is,cls_fid", classifier=out, cache_dir=tmp_path / "b")
-    assert retrained_scores == shipped_scores
+    if same:
+        assert out.read_bytes() == cls.shipped_path("digits").read_bytes()  # the very same file
+        assert retrained_scores == shipped_scores
+    else:
+        assert retrained_scores["cls_is"]["mean"] == pytest.approx(shipped_scores["cls_is"]["mean"], rel=0.05)
 
 
 def test_damaged_or_foreign_classifier_files_are_one_error(tmp_path, monkeypatch):
