@@ -14,6 +14,7 @@ from proxgan.objectives import (
     OBJECTIVES,
     get_formulation,
     gradient_penalty,
+    r1_penalty,
 )
 
 # Two 1-D Gaussians, P = data, Q = generator. σ_Q > σ_P keeps p/q bounded (every divergence finite).
@@ -221,6 +222,21 @@ def test_gradient_penalty_reaches_the_weights():
     assert gp.item() == pytest.approx(16.0)
     (g,) = torch.autograd.grad(gp, D.w)
     assert torch.allclose(g, 2 * (5 - 1) * w / 5)
+
+
+def test_r1_penalty_is_the_mean_squared_input_gradient_on_real_data():
+    """HalfSquare D(x) = a‖x‖²/2 has ∇ₓD = a x: R1 = a² E‖x‖², and ∂R1/∂a = 2a E‖x‖²; nsgan-r1 adds (γ/2)·R1."""
+    torch.manual_seed(2)
+    real, fake = torch.randn(7, 3, dtype=torch.float64), torch.randn(7, 3, dtype=torch.float64)
+    D = HalfSquare(0.7)
+    r1 = r1_penalty(D, real)
+    second_moment = real.pow(2).sum(1).mean()
+    assert r1.item() == pytest.approx((0.49 * second_moment).item(), rel=1e-12)
+    (g,) = torch.autograd.grad(r1, D.a)
+    assert g.item() == pytest.approx((1.4 * second_moment).item(), rel=1e-12)
+    f = get_formulation("nsgan-r1")
+    assert f.regularizer(D, real, fake).item() == pytest.approx(5.0 * r1.item(), rel=1e-12)  # fake is not used
+    assert get_formulation("nsgan").regularizer(D, real, fake).item() == 0.0
 
 
 def test_formulation_losses_and_constraints():

@@ -201,12 +201,22 @@ def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, *, generator: tor
     return ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
+def r1_penalty(D: nn.Module, real: Tensor) -> Tensor:
+    """R1 penalty (Mescheder, Geiger & Nowozin 2018, eq. 9): E_{P_X}‖∇ₓD(x)‖² on real data.
+
+    It is the squared Sobolev norm ‖D‖² of the paper's eq. (15), so D's R1-regularized loss ascends
+    V(G, D) − (γ/2)‖D‖²: a proximal term centred at the zero function instead of at D_{w_k}.
+    """
+    return input_gradients(D, real, create_graph=True).pow(2).flatten(1).sum(dim=1).mean()
+
+
 @dataclass(frozen=True)
 class Formulation:
     """A GAN of the paper's experiments: an :class:`Objective` and the discriminator's constraint.
 
     weight_clip: clip every D parameter to [-c, c] after each D step (WGAN-WC, Arjovsky et al. 2017).
     gradient_penalty: weight of :func:`gradient_penalty` added to D's loss (WGAN-GP, Gulrajani et al. 2017).
+    r1: γ of the R1 penalty, (γ/2)·:func:`r1_penalty` added to D's loss (Mescheder et al. 2018).
     spectral_norm: build D with spectral normalization on every layer (SN-GAN, Miyato et al. 2018).
     """
 
@@ -214,16 +224,20 @@ class Formulation:
     objective: Objective
     weight_clip: float | None = None
     gradient_penalty: float = 0.0
+    r1: float = 0.0
     spectral_norm: bool = False
     reference: str = ""
 
     def regularizer(
         self, D: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None
     ) -> Tensor:
-        """The constraint's additive term in D's loss: λ_GP · GP for WGAN-GP, else 0."""
-        if not self.gradient_penalty:
-            return real.new_zeros(())
-        return self.gradient_penalty * gradient_penalty(D, real, fake, generator=generator)
+        """The constraint's additive term in D's loss: λ_GP · GP for WGAN-GP, (γ/2) · R1 with R1, else 0."""
+        term = real.new_zeros(())
+        if self.gradient_penalty:
+            term = term + self.gradient_penalty * gradient_penalty(D, real, fake, generator=generator)
+        if self.r1:
+            term = term + 0.5 * self.r1 * r1_penalty(D, real)
+        return term
 
     def discriminator_loss(
         self, D: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None
@@ -243,7 +257,7 @@ class Formulation:
     def proximal_update(self, D: nn.Module, real: Tensor, fake: Tensor, config: ProximalConfig, **options) -> ProximalUpdate:
         """Algorithm 1's inner loop for this formulation: :meth:`ProximalConfig.update` on -V, with the gradient
         penalty inside the loss and the projection after every step; ``options`` go to it (optimizer, next_batch, ...)."""
-        penalty = self.regularizer if self.gradient_penalty else None
+        penalty = self.regularizer if self.gradient_penalty or self.r1 else None
         return config.update(D, real, fake, self.objective.discriminator_loss, penalty=penalty, after_step=self.project, **options)
 
 
@@ -298,6 +312,8 @@ FORMULATIONS: dict[str, Formulation] = {
     for f in (
         Formulation("vanilla", OBJECTIVES["vanilla"], reference="Goodfellow et al. 2014, eq. (6)"),
         Formulation("nsgan", OBJECTIVES["nsgan"], reference="Goodfellow et al. 2014, non-saturating G loss"),
+        Formulation("nsgan-r1", OBJECTIVES["nsgan"], r1=10.0,
+                    reference="Goodfellow et al. 2014 with the R1 penalty of Mescheder et al. 2018 (γ = 10)"),
         Formulation("wgan-wc", OBJECTIVES["wgan"], weight_clip=0.01, reference=_ARJOVSKY),
         Formulation("wgan-gp", OBJECTIVES["wgan"], gradient_penalty=10.0, reference=_GULRAJANI),
         Formulation("wgan-sn", OBJECTIVES["wgan"], spectral_norm=True, reference="paper §6: WGAN with " + _MIYATO),
