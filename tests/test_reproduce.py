@@ -1,6 +1,7 @@
 """The reproduction pipeline: stage selection, resumability, missing modules, the tiny end-to-end smoke run, CLI."""
 
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -91,8 +92,10 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
     for p, dims in ((train, (None,)), (table1, table1.dims)):
         for formulation in p.formulations:
             for dim in dims:
-                for strategy in ("regular", "proximal"):
-                    config = R.training_config(p, formulation, strategy=strategy, seed=1, steps=p.steps, dim=dim,
+                variants = table1.variants if p is table1 else (R.ProximalVariant(),)
+                for strategy, extra in (("regular", ()), *(("proximal", v.overrides) for v in variants)):
+                    config = R.training_config(replace(p, overrides=(*p.overrides, *extra)), formulation,
+                                               strategy=strategy, seed=1, steps=p.steps, dim=dim,
                                                data_root=the_scale.data_root)
                     assert (config.formulation, config.train.strategy, config.train.steps) == (formulation, strategy, p.steps)
                     assert config.data.name == p.dataset and (dim is None or config.model.dim == dim)
@@ -191,7 +194,27 @@ def test_two_jobs_give_the_numbers_of_one(tiny, tmp_path):
         else:
             for a, b in zip(one["rows"], two["rows"]):
                 assert a["regular"]["values"] == b["regular"]["values"] and len(a["regular"]["values"]) == 5
-                assert a["proximal"]["values"] == b["proximal"]["values"]
+                assert a["proximal"] == b["proximal"] or a["proximal"]["values"] == b["proximal"]["values"]
+
+
+def test_tiny_table1_has_a_row_per_proximal_variant(tiny):
+    """tiny's Table 1 has the config's proximal setting (both columns) and a variant trained only at equal time:
+    timed by a one-seed pilot, absent from the same-steps verdict, present in the equal-time one."""
+    from proxgan.results import read_results
+
+    out, doc, _ = tiny
+    summary = read_results(out / "table1")["results"]["summary"]
+    same, timed = summary["rows"]
+    assert (same["variant"], same["label"], timed["variant"], timed["label"]) == (
+        "proximal", "wgan-wc DIM=8", "t3", "wgan-wc DIM=8 t3")
+    assert timed["proximal"] is None and len(timed["equal_time"]["proximal"]["values"]) == 5
+    assert timed["overrides"] == ["proximal.steps=3"]
+    runs = read_results(out / "table1")["results"]["runs"]
+    assert "wgan-wc-dim8-t3-2steps-seed0" in runs and "wgan-wc-dim8-t3-2steps-seed1" not in runs  # the pilot
+    verdicts = {r["claim"]: r for r in doc["results"]["verdicts"]}
+    assert [r["row"] for r in verdicts["table1"]["measured"]["rows"]] == ["wgan-wc DIM=8"]
+    assert [r["row"] for r in verdicts["equal-time"]["measured"]["rows"]] == ["wgan-wc DIM=8", "wgan-wc DIM=8 t3"]
+    assert (out / "table1" / "table1-pairs-wgan-wc-dim8-t3.png").is_file()
 
 
 def test_cli_report_regenerates_and_reproduce_skips(tiny):

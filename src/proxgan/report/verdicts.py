@@ -341,13 +341,21 @@ def judge_proximal_test(stages: Mapping[str, dict]) -> dict[str, Any]:
 # --- §6.2, Table 1: regular versus proximal training -------------------------------------------
 
 
-def _table_rows(s: Mapping, column: Callable[[Mapping], Mapping]) -> list[dict[str, Any]]:
-    """Per row: both columns, the per-seed paired improvement of proximal over regular with its t interval,
-    and the row's verdict (:func:`proxgan.rules.comparison_verdict`)."""
+def table1_row_label(row: Mapping) -> str:
+    """``formulation DIM=d``, and the proximal variant's name when it is not the config's own ``proximal``."""
+    variant = row.get("variant", "proximal")
+    return f"{row['formulation']} DIM={row['dim']}" + ("" if variant == "proximal" else f" {variant}")
+
+
+def _table_rows(s: Mapping, column: Callable[[Mapping], Mapping | None]) -> list[dict[str, Any]]:
+    """Per row that has the column: both columns, the per-seed paired improvement of proximal over regular with
+    its t interval, and the row's verdict (:func:`proxgan.rules.comparison_verdict`)."""
     rows = []
     for r in s["rows"]:
+        if column(r) is None:
+            continue
         difference = paired_difference(r["regular"]["values"], column(r)["values"], s["higher_is_better"])
-        rows.append({"formulation": r["formulation"], "dim": r["dim"], "regular": r["regular"],
+        rows.append({"row": table1_row_label(r), "formulation": r["formulation"], "dim": r["dim"], "regular": r["regular"],
                      "proximal": column(r), "improvement (paired by seed)": difference,
                      "verdict": comparison_verdict(difference)})
     return rows
@@ -358,7 +366,7 @@ def _rows_reason(rows: list[Mapping], what: str) -> str:
     for r in rows:
         d = r["improvement (paired by seed)"]
         ci = "no interval" if d["ci95"] is None else f"95 % CI [{d['ci95'][0]:+.3g}, {d['ci95'][1]:+.3g}]"
-        parts.append(f"{r['formulation']} DIM={r['dim']}: {d['mean']:+.3g} ({ci}, {d['n']} seeds): {r['verdict']}")
+        parts.append(f"{r['row']}: {d['mean']:+.3g} ({ci}, {d['n']} seeds): {r['verdict']}")
     return f"{what} (Student-t interval of the mean per-seed difference): " + "; ".join(parts)
 
 
@@ -397,7 +405,7 @@ def judge_table1_inception(stages: Mapping[str, dict]) -> dict[str, Any]:
     measured, off = [], []
     for r in s["rows"]:
         paper = PAPER_TABLE1.get((r["formulation"], r["dim"]))
-        if paper is None:
+        if paper is None or r.get("proximal") is None:
             continue
         for col in ("regular", "proximal"):
             ours, (pm, ps) = r[col], paper[col]
@@ -423,9 +431,8 @@ def judge_equal_time(stages: Mapping[str, dict]) -> dict[str, Any]:
     if not timed["rows"]:
         return {"measured": {}, "paper": None, "verdict": NOT_APPLICABLE,
                 "reason": "no equal-time comparison was run", "figures": []}
-    rows = _table_rows(timed, lambda r: r["equal_time"]["proximal"])
-    for row, r in zip(rows, timed["rows"]):
-        row["proximal_steps"] = r["equal_time"]["proximal_steps"]
+    rows = [row | {"proximal_steps": r["equal_time"]["proximal_steps"]}
+            for row, r in zip(_table_rows(timed, lambda r: r["equal_time"]["proximal"]), timed["rows"])]
     reason = _rows_reason(rows, f"improvement in {s['metric']} of proximal training given regular training's "
                                 "wall-clock time")
     return {"measured": {"metric": s["metric"], "regular_steps": s["steps"], "rows": rows}, "paper": None,

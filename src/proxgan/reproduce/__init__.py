@@ -15,5 +15,5 @@ them (:mod:`proxgan.reproduce.pipeline`).
 
 from proxgan.reproduce.pipeline import REPORT_NAME, run_pipeline, select_stages, unavailable_module, write_report
 from proxgan.reproduce.runs import METRIC_VALUES, sample_quality, training_config, training_seconds
-from proxgan.reproduce.scales import SCALES, Scale, Table1Settings, TrainSettings, get_scale
+from proxgan.reproduce.scales import SCALES, ProximalVariant, Scale, Table1Settings, TrainSettings, get_scale
 from proxgan.reproduce.stages import STAGES, Context, Stage

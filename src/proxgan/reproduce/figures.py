@@ -1,9 +1,17 @@
-"""The figures of Table 1's stage (§6.2): the columns' means with 95 % t intervals, and each row seed by seed."""
+"""The figures of Table 1's stage (§6.2): the columns' means with 95 % t intervals, and each row seed by seed.
+
+A column a row was not trained for (a proximal variant run only at equal time) is left empty.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
+
+from proxgan.report.verdicts import table1_row_label
+
+_EMPTY = {"mean": math.nan, "ci95": None}
 
 #: the three columns of a Table 1 row: key, label, how to read it from the row
 TABLE1_COLUMNS = (("regular", "regular", lambda r: r["regular"]),
@@ -13,7 +21,7 @@ TABLE1_COLUMNS = (("regular", "regular", lambda r: r["regular"]),
 
 def _interval_error(stats: dict[str, Any]) -> tuple[float, float]:
     """(below, above) the mean of its 95 % t interval, for an error bar (0 without an interval)."""
-    if stats["ci95"] is None:
+    if stats["ci95"] is None or math.isnan(stats["mean"]):
         return 0.0, 0.0
     return stats["mean"] - stats["ci95"][0], stats["ci95"][1] - stats["mean"]
 
@@ -27,9 +35,10 @@ def plot_table1(summary: dict[str, Any], out_dir: Path) -> str:
     width = 0.8 / len(TABLE1_COLUMNS)
     for i, (_, label, pick) in enumerate(TABLE1_COLUMNS):
         xs = [j + (i - 1) * width for j in range(len(rows))]
-        errors = list(zip(*(_interval_error(pick(r)) for r in rows)))
-        ax.bar(xs, [pick(r)["mean"] for r in rows], width, yerr=errors, capsize=3, label=label)
-    ax.set_xticks(range(len(rows)), [f"{r['formulation']}\nDIM={r['dim']}" for r in rows])
+        columns = [pick(r) or _EMPTY for r in rows]
+        errors = list(zip(*(_interval_error(c) for c in columns)))
+        ax.bar(xs, [c["mean"] for c in columns], width, yerr=errors, capsize=3, label=label)
+    ax.set_xticks(range(len(rows)), [table1_row_label(r).replace(" ", "\n", 1) for r in rows])
     arrow = "higher" if summary["higher_is_better"] else "lower"
     ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
     ax.set_title(f"{summary['dataset']}: {summary['steps']} generator steps, {len(summary['seeds'])} seeds, "
@@ -44,7 +53,7 @@ def plot_table1_pairs(summary: dict[str, Any], row: dict[str, Any], out_dir: Pat
     from proxgan.figures import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(4.2, 3.4))
-    columns = [pick(row) for _, _, pick in TABLE1_COLUMNS]
+    columns = [pick(row) or _EMPTY | {"values": [math.nan] * len(summary["seeds"])} for _, _, pick in TABLE1_COLUMNS]
     for i, seed in enumerate(summary["seeds"]):
         ax.plot(range(len(columns)), [c["values"][i] for c in columns], "o-", color=f"C{i % 10}", alpha=0.7,
                 ms=4, lw=1, label=f"seed {seed}")
@@ -53,7 +62,8 @@ def plot_table1_pairs(summary: dict[str, Any], row: dict[str, Any], out_dir: Pat
     ax.set_xlim(-0.3, len(columns) - 0.7)
     arrow = "higher" if summary["higher_is_better"] else "lower"
     ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
-    ax.set_title(f"{row['formulation']} DIM={row['dim']}, one line per seed; same time = "
+    ax.set_title(f"{table1_row_label(row)}, one line per seed; same time = "
                  f"{row['equal_time']['proximal_steps']} proximal steps", fontsize=8)
     ax.legend(fontsize=6, ncol=2)
-    return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}.png")
+    variant = "" if row.get("variant", "proximal") == "proximal" else f"-{row['variant']}"
+    return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}{variant}.png")

@@ -75,13 +75,30 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
+class ProximalVariant:
+    """One proximal-training setting of Table 1: its ``name`` (``proximal``: the config's own ``proximal``
+    block), ``proximal.*`` overrides, and whether it is also trained at regular training's generator-step
+    budget (``same_steps``; off where that would not fit the scale's time budget: it is then trained only at
+    regular training's wall-clock time, its cost per step measured by a ``pilot_steps`` run of one seed)."""
+
+    name: str = "proximal"
+    overrides: tuple[str, ...] = ()
+    same_steps: bool = True
+
+
+@dataclass(frozen=True)
 class Table1Settings(TrainSettings):
     """The ``table1`` stage: regular vs proximal runs on every seed, scored by ``metric`` on ``samples``
-    generator samples; ``config`` may also use ``{dim}``; one row per formulation × DIM."""
+    generator samples; ``config`` may also use ``{dim}``; one row per formulation × DIM × proximal variant."""
 
     metric: str = "cls_is"
     samples: int = 2000
     dims: tuple[int, ...] = (32,)
+    variants: tuple[ProximalVariant, ...] = (ProximalVariant(),)
+    pilot_steps: int = 20
+
+    def variant(self, name: str) -> ProximalVariant:
+        return next(v for v in self.variants if v.name == name)
 
 
 @dataclass(frozen=True)
@@ -136,7 +153,9 @@ SCALES: dict[str, Scale] = {
         train=TrainSettings("ring8-wgan-gp", "ring8", ("sngan",), steps=4, overrides=_TINY),
         equilibrium=EquilibriumSettings(steps=3, inner_steps=2, log_points=3, eval_size=64, eval_batches=3),
         table1=Table1Settings("ring8-wgan-gp", "ring8", ("wgan-wc",), steps=4, overrides=_TINY, metric="emd",
-                              samples=256, dims=(8,)),
+                              samples=256, dims=(8,),
+                              variants=(ProximalVariant(), ProximalVariant("t3", ("proximal.steps=3",), same_steps=False)),
+                              pilot_steps=2),
         seeds=_SEEDS,
     ),
     "quick": Scale(

@@ -15,7 +15,7 @@ of :mod:`proxgan.report.verdicts` read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +183,7 @@ def proximal_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
 
 # --- stage 6: Table 1, regular versus proximal training ----------------------------------------
 
-#: one Table 1 cell's runs: (formulation, DIM, strategy, generator steps)
+#: one Table 1 cell's runs: (formulation, DIM, "regular" or a proximal variant's name, generator steps)
 RunSpec = tuple[str, int, str, int]
 
 
@@ -192,16 +192,23 @@ def _run_name(spec: RunSpec, seed: int) -> str:
     return f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}"
 
 
-def train_table1_runs(specs: list[RunSpec], runs: dict[str, Any], stage_dir: Path, ctx: Context) -> None:
-    """Train and score every seed of each spec not in ``runs`` yet, in parallel, and add them to ``runs``."""
+def train_table1_runs(specs: list[RunSpec], runs: dict[str, Any], stage_dir: Path, ctx: Context,
+                      seeds: tuple[int, ...] | None = None) -> None:
+    """Train and score every seed (default: the scale's) of each spec not in ``runs`` yet, in parallel, and add
+    them to ``runs``; a proximal variant's runs are proximal training with the variant's overrides."""
     p = ctx.scale.table1
-    todo = {_run_name(spec, seed): (spec, seed) for spec in specs for seed in ctx.scale.seeds}
+    todo = {_run_name(spec, seed): (spec, seed) for spec in specs for seed in seeds or ctx.scale.seeds}
     todo = {n: v for n, v in todo.items() if n not in runs}
+
+    def config(formulation: str, dim: int, strategy: str, steps: int, seed: int):
+        extra = () if strategy == "regular" else p.variant(strategy).overrides
+        return training_config(replace(p, overrides=(*p.overrides, *extra)), formulation,
+                               strategy="regular" if strategy == "regular" else "proximal", seed=seed, steps=steps,
+                               dim=dim, data_root=ctx.scale.data_root)
+
     tasks = [Task(n, scored_run, {
-        "config": training_config(p, f, strategy=strategy, seed=seed, steps=steps, dim=dim,
-                                  data_root=ctx.scale.data_root),
-        "run_dir": stage_dir / "runs" / n, "metric": p.metric, "n_samples": p.samples, "device": ctx.device,
-        "data_root": ctx.scale.data_root, "label": n}) for n, ((f, dim, strategy, steps), seed) in todo.items()]
+        "config": config(*spec, seed), "run_dir": stage_dir / "runs" / n, "metric": p.metric, "n_samples": p.samples,
+        "device": ctx.device, "data_root": ctx.scale.data_root, "label": n}) for n, (spec, seed) in todo.items()]
     for (n, ((_, _, strategy, steps), seed)), result in zip(todo.items(), ctx.run_tasks(tasks)):
         runs[n] = {"strategy": strategy, "seed": seed, "steps": steps, **result}
 
@@ -215,40 +222,54 @@ def table1_column(spec: RunSpec, runs: dict[str, Any], seeds: tuple[int, ...]) -
         "seconds": mean_interval([r["training_seconds"] for r in chosen])}
 
 
-def equal_time_steps(regular: dict[str, Any], proximal: dict[str, Any], steps: int) -> tuple[int, float]:
-    """The proximal steps that take regular training's wall-clock time, steps × (mean regular time / mean
-    proximal time), in [1, steps]; and that ratio."""
-    ratio = regular["seconds"]["mean"] / proximal["seconds"]["mean"]
+def equal_time_steps(regular_seconds_per_step: float, proximal_seconds_per_step: float, steps: int) -> tuple[int, float]:
+    """The proximal steps that take regular training's wall-clock time, steps × (regular time per step /
+    proximal time per step), in [1, steps]; and that ratio."""
+    ratio = regular_seconds_per_step / proximal_seconds_per_step
     return max(1, min(steps, round(steps * ratio))), ratio
 
 
 def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
-    """§6.2: per (formulation, DIM), regular and proximal training with the same generator-step budget on
-    every seed, scored by the scale's metric; then proximal training cut to regular training's wall-clock
-    time (:func:`equal_time_steps`; when that is the budget itself, the equal-time column is the proximal
-    column: the same runs). Runs of one phase (the two same-step columns, then the equal-time column) run in
-    parallel; per-seed values are kept in the order of the scale's seeds, so columns pair by seed
-    (:func:`proxgan.rules.paired_difference`)."""
+    """§6.2: per (formulation, DIM, proximal variant), regular and proximal training with the same
+    generator-step budget on every seed, scored by the scale's metric; then proximal training cut to regular
+    training's wall-clock time (:func:`equal_time_steps`; when that is the budget itself, the equal-time column
+    is the same-steps column: the same runs). A variant without ``same_steps`` is timed by a one-seed pilot run
+    instead and trained only at equal time. Runs of one phase run in parallel; per-seed values are kept in the
+    order of the scale's seeds, so columns pair by seed (:func:`proxgan.rules.paired_difference`)."""
+    from proxgan.report.verdicts import table1_row_label
+
     p, seeds = ctx.scale.table1, ctx.scale.seeds
     key, higher = METRIC_VALUES[p.metric]
     runs: dict[str, dict[str, Any]] = {}
     cells = [(f, dim) for f in p.formulations for dim in p.dims]
-    train_table1_runs([(f, dim, strategy, p.steps) for f, dim in cells for strategy in ("regular", "proximal")],
+    train_table1_runs([(f, dim, "regular", p.steps) for f, dim in cells]
+                      + [(f, dim, v.name, p.steps) for f, dim in cells for v in p.variants if v.same_steps],
                       runs, stage_dir, ctx)
-    same_steps = {cell: {strategy: table1_column((*cell, strategy, p.steps), runs, seeds)
-                         for strategy in ("regular", "proximal")} for cell in cells}
-    equal_steps = {cell: equal_time_steps(columns["regular"], columns["proximal"], p.steps)
-                   for cell, columns in same_steps.items()}
-    train_table1_runs([(f, dim, "proximal", equal_steps[f, dim][0]) for f, dim in cells], runs, stage_dir, ctx)
-    rows = [{"formulation": f, "dim": dim, **same_steps[f, dim],
-             "equal_time": {"proximal_steps": equal_steps[f, dim][0], "time_ratio": equal_steps[f, dim][1],
-                            "proximal": table1_column((f, dim, "proximal", equal_steps[f, dim][0]), runs, seeds)}}
-            for f, dim in cells]
+    train_table1_runs([(f, dim, v.name, p.pilot_steps) for f, dim in cells for v in p.variants if not v.same_steps],
+                      runs, stage_dir, ctx, seeds=seeds[:1])
+    regular = {cell: table1_column((*cell, "regular", p.steps), runs, seeds) for cell in cells}
+    same_steps, equal_steps = {}, {}
+    for (f, dim) in cells:
+        for v in p.variants:
+            if v.same_steps:
+                same_steps[f, dim, v.name] = table1_column((f, dim, v.name, p.steps), runs, seeds)
+                per_step = same_steps[f, dim, v.name]["seconds"]["mean"] / p.steps
+            else:
+                per_step = runs[_run_name((f, dim, v.name, p.pilot_steps), seeds[0])]["training_seconds"] / p.pilot_steps
+            equal_steps[f, dim, v.name] = equal_time_steps(regular[f, dim]["seconds"]["mean"] / p.steps, per_step, p.steps)
+    train_table1_runs([(f, dim, name, n) for (f, dim, name), (n, _) in equal_steps.items()], runs, stage_dir, ctx)
+    rows = []
+    for (f, dim, name), (n, ratio) in equal_steps.items():
+        row = {"formulation": f, "dim": dim, "variant": name, "overrides": list(p.variant(name).overrides),
+               "regular": regular[f, dim], "proximal": same_steps.get((f, dim, name)),
+               "equal_time": {"proximal_steps": n, "time_ratio": ratio,
+                              "proximal": table1_column((f, dim, name, n), runs, seeds)}}
+        rows.append(row | {"label": table1_row_label(row)})
     summary = {"dataset": p.dataset, "metric": p.metric, "metric_key": key, "higher_is_better": higher,
                "steps": p.steps, "seeds": list(seeds), "rows": rows}
     figures = [plot_table1(summary, stage_dir), *(plot_table1_pairs(summary, row, stage_dir) for row in rows)]
     for formulation in p.formulations:
-        for strategy in ("regular", "proximal"):
+        for strategy in ("regular", *(v.name for v in p.variants if v.same_steps)):
             grid = f"runs/{_run_name((formulation, p.dims[0], strategy, p.steps), seeds[0])}/samples.png"
             if (stage_dir / grid).is_file():
                 figures.append(grid)
