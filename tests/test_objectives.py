@@ -1,5 +1,6 @@
 """GAN objectives (eqs. 6-8): values at hand-derived optimal discriminators, conjugates, penalties."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -235,7 +236,10 @@ def test_r1_penalty_is_the_mean_squared_input_gradient_on_real_data():
     (g,) = torch.autograd.grad(r1, D.a)
     assert g.item() == pytest.approx((1.4 * second_moment).item(), rel=1e-12)
     f = get_formulation("nsgan-r1")
+    assert f.r1_rows == 16  # the whole batch of 7 here
     assert f.regularizer(D, real, fake).item() == pytest.approx(5.0 * r1.item(), rel=1e-12)  # fake is not used
+    assert dataclasses.replace(f, r1_rows=3).regularizer(D, real, fake).item() == pytest.approx(
+        5.0 * r1_penalty(D, real[:3]).item(), rel=1e-12)
     assert get_formulation("nsgan").regularizer(D, real, fake).item() == 0.0
 
 
