@@ -26,6 +26,7 @@ from pathlib import Path
 #: candidate name -> overrides of the shipped ``mnist-fast`` config (its own settings: "shipped")
 CANDIDATES: dict[str, list[str]] = {
     "shipped": [],
+    "no-r1": ["formulation=nsgan"],
     "lr-2e-4": ["train.g_optimizer.lr=2e-4", "train.d_optimizer.lr=2e-4", "train.lr_schedule=constant",
                 "train.average.start=500"],
     "lr-1e-3": ["train.g_optimizer.lr=1e-3", "train.d_optimizer.lr=1e-3"],

@@ -280,7 +280,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("games", "GDA family on min θ·φ (lecture)", ("proxgan.games.experiment",), games_stage),
     Stage("theory", "Gaussian GAN games: Nash gaps vs σ, proximal gaps vs λ (Thm. 1–3)", ("proxgan.theory.experiment",),
           theory_stage),
-    Stage("train", "training WGAN-WC, WGAN-GP and SN-GAN (§2, §6)", ("proxgan.train", "proxgan.metrics"),
+    Stage("train", "training the GANs the equilibrium tests use (§2, §6.1)", ("proxgan.train", "proxgan.metrics"),
           train_stage),
     Stage("nash", "Nash test: frozen D, optimize G (§2, eq. 5)", ("proxgan.equilibrium",), nash_stage,
           requires=("train",)),
