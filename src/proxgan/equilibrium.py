@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from torch import Tensor, nn
 from proxgan.config import nest_optimizer_keys
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
 from proxgan.gradients import scores_and_input_gradients
-from proxgan.files import read_checksummed, write_checksummed
+from proxgan.files import check_fields, load_torch_checksummed, save_torch_checksummed
 from proxgan.locks import owns
 from proxgan.objectives import Formulation, LossFormulation
 from proxgan.proximal import OptimizerConfig, ProximalConfig, frozen_copy, sobolev_penalty
@@ -283,26 +282,15 @@ def evaluate_batches(test: str, G: nn.Module, D_frozen: nn.Module, D_work: nn.Mo
 STATE_FIELDS = {"step": int, "curve": list, "samples": dict, "generator": dict, "optimizer": dict}
 
 
-def _save_state(path: Path, state: dict[str, Any]) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    write_checksummed(path, buf.getvalue())
-
-
 def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
     """The saved state at ``path`` (checksum verified) if it belongs to the same test, config and run; None if absent."""
     if not path.is_file():
         return None
-    payload = read_checksummed(path, "equilibrium checkpoint")
-    try:
-        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-        header = {k: state[k] for k in expected}
-        header["config"] = nest_optimizer_keys(header["config"], "inner_")  # a state saved by older proxgan
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
-        raise ProxganError(f"corrupt equilibrium checkpoint {str(path)!r}: {type(exc).__name__}") from None
-    for key, kind in STATE_FIELDS.items():
-        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
-            raise ProxganError(f"corrupt equilibrium checkpoint {str(path)!r}: {key!r} is missing or not a {kind.__name__}")
+    what = "equilibrium checkpoint"
+    state = load_torch_checksummed(path, what)
+    check_fields(state, {**STATE_FIELDS, **{key: type(value) for key, value in expected.items()}}, path, what)
+    header = {key: state[key] for key in expected}
+    header["config"] = nest_optimizer_keys(header["config"], "inner_")  # a state saved by older proxgan
     for key, value in expected.items():
         if header[key] != value:
             raise ProxganError(
@@ -352,7 +340,7 @@ def run_test(
 
     def checkpoint() -> None:
         if state_path is not None:
-            _save_state(state_path, {**header, "step": step, "curve": curve, "samples": samples,
+            save_torch_checksummed(state_path, {**header, "step": step, "curve": curve, "samples": samples,
                                      "generator": G.state_dict(), "optimizer": optimizer.state_dict()})
 
     recorded = {r["step"] for r in curve}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
+import pickle
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -97,6 +100,38 @@ def read_checksummed(path: str | Path, what: str) -> bytes:
     if hashlib.sha256(payload).hexdigest() != digest:
         raise ProxganError(f"damaged {what} {str(path)!r}: sha256 of the contents does not match the checksum written with it")
     return payload
+
+
+def save_torch_checksummed(path: str | Path, state: dict[str, Any]) -> Path:
+    """``torch.save(state)`` behind a sha256 of its bytes (:func:`write_checksummed`): atomic, verifiable."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_checksummed(path, buffer.getvalue())
+
+
+def load_torch_checksummed(path: str | Path, what: str) -> dict[str, Any]:
+    """The dict :func:`save_torch_checksummed` wrote at ``path`` (tensors on the CPU, weights only), its checksum
+    verified; a damaged, unreadable or foreign file is one :class:`~proxgan.errors.ProxganError` naming ``what``."""
+    import torch
+
+    payload = read_checksummed(path, what)
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
+        raise ProxganError(f"corrupt {what} {str(path)!r}: torch.load cannot read it ({type(exc).__name__})") from None
+    if not isinstance(state, dict):
+        raise ProxganError(f"{str(path)!r} is not a proxgan {what}")
+    return state
+
+
+def check_fields(state: dict[str, Any], fields: dict[str, type | tuple[type, ...]], path: str | Path, what: str) -> None:
+    """Each of ``fields`` is in ``state`` with its type (a bool is never an int here); else one ProxganError."""
+    for key, kind in fields.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise ProxganError(f"corrupt {what} {str(path)!r}: {key!r} is missing or not a "
+                               f"{getattr(kind, '__name__', kind)}")
 
 
 def to_jsonable(obj: Any) -> Any:

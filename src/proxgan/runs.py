@@ -14,11 +14,8 @@ Layout of ``RUN_DIR``::
 
 from __future__ import annotations
 
-import io
 import json
-import pickle
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from torch import Tensor, nn
 from proxgan.config import ExperimentConfig, config_from_dict, config_to_dict, upgrade_config
 from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, ProxganWarning, check_device, check_memory, check_path
-from proxgan.files import atomic_write, read_checksummed, write_checksummed
+from proxgan.files import atomic_write, check_fields, load_torch_checksummed, save_torch_checksummed
 from proxgan.models import build_models
 from proxgan.objectives import Formulation, get_formulation
 
@@ -55,9 +52,7 @@ def checkpoint_path(run_dir: str | Path, checkpoint: str = "last") -> Path:
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` (torch.save) behind a sha256 of its bytes, atomically: a crash keeps the old file."""
-    buffer = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buffer)
-    write_checksummed(path, buffer.getvalue())
+    save_torch_checksummed(path, {"format": CHECKPOINT_FORMAT, **payload})
 
 
 #: what every training checkpoint holds, with the type each entry must have
@@ -75,16 +70,10 @@ def read_checkpoint(path: Path, fields: dict[str, type | tuple[type, ...]] = CHE
     """
     if not path.is_file():
         raise ProxganError(f"no checkpoint at {str(path)!r}")
-    payload = read_checksummed(path, "checkpoint")
-    try:
-        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise ProxganError(f"corrupt checkpoint {str(path)!r}: torch.load cannot read it ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+    state = load_torch_checksummed(path, "checkpoint")
+    if state.get("format") != CHECKPOINT_FORMAT:
         raise ProxganError(f"{str(path)!r} is not a proxgan training checkpoint")
-    for key, kind in fields.items():
-        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
-            raise ProxganError(f"corrupt checkpoint {str(path)!r}: {key!r} is missing or not a {getattr(kind, '__name__', kind)}")
+    check_fields(state, fields, path, "checkpoint")
     if isinstance(state.get("config"), dict):
         state["config"] = upgrade_config(state["config"])
     return state
