@@ -341,7 +341,7 @@ def run_test(
     def checkpoint() -> None:
         if state_path is not None:
             save_torch_checksummed(state_path, {**header, "step": step, "curve": curve, "samples": samples,
-                                     "generator": G.state_dict(), "optimizer": optimizer.state_dict()})
+                                                "generator": G.state_dict(), "optimizer": optimizer.state_dict()})
 
     recorded = {r["step"] for r in curve}
     while True:
