@@ -13,7 +13,7 @@ from proxgan import proximal as proximal_module
 from proxgan.errors import ProxganError
 from proxgan.gradients import input_gradients
 from proxgan.models import MLPDiscriminator
-from proxgan.objectives import get_formulation
+from proxgan.objectives import get_formulation, r1_penalty
 from proxgan.proximal import (
     OptimizerConfig,
     ProximalConfig,
@@ -357,6 +357,39 @@ def test_sub_batch_penalty_and_its_gradient_are_unbiased_over_all_subsets():
     assert torch.stack(penalties).mean().item() == pytest.approx(full_penalty.item(), rel=1e-12)
     assert torch.allclose(torch.stack(grads).mean(0), full_grad, atol=1e-12)
     assert not torch.allclose(grads[0], full_grad)  # each subset alone is only an estimate
+
+
+def test_r1_in_the_inner_loss_reuses_the_sobolev_input_gradients():
+    """(γ/2)·R1 from the Sobolev term's input gradients equals a separate R1 pass on the same rows, value and w-gradient;
+    with λ = 0 the rows' gradients are still taken for R1 alone."""
+    torch.manual_seed(0)
+    D = MLPDiscriminator((3,), hidden=(5,)).to(DT)
+    real, fake = gaussian_batches(n=6)
+    ref = input_gradients(MLPDiscriminator((3,), hidden=(5,)).to(DT), real, create_graph=False)
+    params = list(D.parameters())[:-1]
+    for lam, rows in ((0.7, torch.tensor([4, 0, 2])), (0.7, None), (0.0, torch.tensor([1, 5]))):
+        on = slice(None) if rows is None else rows
+        shared = proximal_loss(D, real, fake, wgan_loss, ref, lam, r1=3.0, rows=rows)[0]
+        separate = proximal_loss(D, real, fake, wgan_loss, ref, lam, rows=rows,
+                                 penalty=lambda D, r, f, on=on: 1.5 * r1_penalty(D, r[on]))[0]  # fmt: skip
+        assert shared.item() == pytest.approx(separate.item(), rel=1e-12)
+        assert shared.item() != pytest.approx(proximal_loss(D, real, fake, wgan_loss, ref, lam, rows=rows)[0].item())
+        g_shared, g_separate = (torch.cat([g.flatten() for g in torch.autograd.grad(t, params)]) for t in (shared, separate))
+        assert torch.allclose(g_shared, g_separate, atol=1e-12)
+
+
+def test_nsgan_r1_inner_loop_carries_its_r1_term():
+    """The formulation's inner loss at w_k is V's loss + (γ/2)·R1 on the penalty rows (the Sobolev term is 0 there)."""
+    torch.manual_seed(0)
+    D = MLPDiscriminator((3,), hidden=(5,)).to(DT)
+    real, fake = gaussian_batches(n=6)
+    f = get_formulation("nsgan-r1")
+    update = f.proximal_update(D, real, fake, proximal_module.ProximalConfig(lam=0.1, steps=1),
+                               optimizer=torch.optim.SGD(D.parameters(), lr=0.0))  # fmt: skip
+    with torch.no_grad():
+        expected = f.objective.discriminator_loss(D(real), D(fake))
+    expected = expected + 0.5 * f.r1 * r1_penalty(D, real)
+    assert update.losses[0].item() == pytest.approx(expected.item(), rel=1e-12)
 
 
 def test_penalty_rows_are_a_uniform_subset():

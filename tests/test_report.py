@@ -166,6 +166,17 @@ def test_table1_reports_the_paired_interval_per_row():
     assert "Student-t" in r["reason"] and r["thresholds"]["interval"] == "Student t, 95 %"
 
 
+def test_a_single_seed_table1_says_it_has_no_interval():
+    t = table1()
+    for row in t["results"]["summary"]["rows"]:
+        row["regular"], row["proximal"] = mean_interval([5.0]), mean_interval([5.5])
+        row["equal_time"]["proximal"] = mean_interval([5.5])
+    t["results"]["summary"]["seeds"] = [0]
+    r = by_claim(all_stages(table1=t))["table1"]
+    assert r["verdict"] == V.INCONCLUSIVE
+    assert "wgan-wc DIM=64: +0.5 (one seed: no interval): inconclusive" in r["reason"], r["reason"]
+
+
 def test_theorem3_needs_its_hypothesis():
     r = V.judge_theorem3({"theory": theory()})
     assert r["verdict"] == V.NOT_APPLICABLE and "gives no λ > 0" in r["reason"]

@@ -235,12 +235,18 @@ class Formulation:
         self, D: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None
     ) -> Tensor:
         """The constraint's additive term in D's loss: λ_GP · GP for WGAN-GP, (γ/2) · R1 with R1, else 0."""
-        term = real.new_zeros(())
-        if self.gradient_penalty:
-            term = term + self.gradient_penalty * gradient_penalty(D, real, fake, generator=generator)
+        term = self.gradient_penalty_term(D, real, fake, generator=generator)
         if self.r1:
             term = term + 0.5 * self.r1 * r1_penalty(D, real[: self.r1_rows])
         return term
+
+    def gradient_penalty_term(
+        self, D: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """λ_GP · :func:`gradient_penalty` (0 without one)."""
+        if not self.gradient_penalty:
+            return real.new_zeros(())
+        return self.gradient_penalty * gradient_penalty(D, real, fake, generator=generator)
 
     def discriminator_loss(
         self, D: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None
@@ -259,9 +265,13 @@ class Formulation:
 
     def proximal_update(self, D: nn.Module, real: Tensor, fake: Tensor, config: ProximalConfig, **options) -> ProximalUpdate:
         """Algorithm 1's inner loop for this formulation: :meth:`ProximalConfig.update` on -V, with the gradient
-        penalty inside the loss and the projection after every step; ``options`` go to it (optimizer, next_batch, ...)."""
-        penalty = self.regularizer if self.gradient_penalty or self.r1 else None
-        return config.update(D, real, fake, self.objective.discriminator_loss, penalty=penalty, after_step=self.project, **options)
+        penalty inside the loss and the projection after every step; ``options`` go to it (optimizer, next_batch, ...).
+
+        R1 is estimated on the Sobolev penalty's rows from its input gradients (one pass for both), not on
+        ``r1_rows``: the same expectation, at no extra double backward."""
+        penalty = self.gradient_penalty_term if self.gradient_penalty else None
+        return config.update(D, real, fake, self.objective.discriminator_loss, penalty=penalty, r1=self.r1,
+                             after_step=self.project, **options)  # fmt: skip
 
 
 @dataclass(frozen=True)

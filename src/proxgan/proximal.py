@@ -159,6 +159,7 @@ class ProximalConfig:
         *,
         optimizer: torch.optim.Optimizer | None = None,
         penalty: Penalty | None = None,
+        r1: float = 0.0,
         after_step: StepHook | None = None,
         next_batch: Callable[[], tuple[Tensor, Tensor]] | None = None,
         generator: torch.Generator | None = None,
@@ -171,7 +172,7 @@ class ProximalConfig:
             raise ValueError("fresh_batches needs next_batch() returning a (real, fake) pair")
         return proximal_update(
             D, real, fake, loss, optimizer or self.make_optimizer(D.parameters()),
-            lam=self.lam, steps=self.steps, tol=self.tol, penalty_batch=self.penalty_batch, penalty=penalty,
+            lam=self.lam, steps=self.steps, tol=self.tol, penalty_batch=self.penalty_batch, penalty=penalty, r1=r1,
             after_step=after_step, next_batch=next_batch if self.fresh_batches else None, generator=generator,
         )  # fmt: skip
 
@@ -198,19 +199,22 @@ def proximal_loss(
     lam: float,
     *,
     penalty: Penalty | None = None,
+    r1: float = 0.0,
     rows: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(total, d_loss, sobolev) with total = d_loss + penalty(D, real, fake) + λ·sobolev, the inner loss of Algorithm 1.
+    """(total, d_loss, sobolev) with total = d_loss + penalty(D, real, fake) + λ·sobolev [+ (r1/2)·R1], the inner loss
+    of Algorithm 1.
 
     d_loss = loss(D(real), D(fake)); sobolev = (1/(2|S|)) Σ_{i∈S} ||∇ₓD_w(xᵢ) - ref_gradsᵢ||² over the rows S
     (all of them when ``rows`` is None). One forward pass on the real rows in S gives both their scores and
-    their input gradients; the other real rows get a plain forward. With λ = 0 no input gradient is taken.
+    their input gradients; the other real rows get a plain forward. ``r1`` = γ adds the R1 penalty of a
+    formulation that has one (Mescheder et al. 2018), (γ/2)·(1/|S|) Σ_{i∈S} ||∇ₓD_w(xᵢ)||², from the same input
+    gradients (no second pass). With λ = 0 and no R1 no input gradient is taken.
     """
-    if lam == 0:
-        d_real, sobolev = D(real), real.new_zeros(())
+    if lam == 0 and not r1:
+        d_real, sobolev, grads = D(real), real.new_zeros(()), None
     elif rows is None:
         d_real, grads = scores_and_input_gradients(D, real, create_graph=True)
-        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads)
     else:  # index bookkeeping on the CPU (a device nonzero() would wait for the device), then one copy over
         rows = rows.cpu()
         rest = torch.ones(real.shape[0], dtype=torch.bool)
@@ -220,9 +224,13 @@ def proximal_loss(
         chosen = order[: len(rows)]
         d_rows, grads = scores_and_input_gradients(D, real[chosen], create_graph=True)
         d_real = torch.cat([d_rows, D(real[order[len(rows) :]])])[inverse]
-        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads[chosen])
+        ref_grads = None if ref_grads is None else ref_grads[chosen]
+    if grads is not None:
+        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads) if lam else real.new_zeros(())
     d_loss = loss(d_real, D(fake))
     total = d_loss if penalty is None else d_loss + penalty(D, real, fake)
+    if r1:
+        total = total + 0.5 * r1 * grads.pow(2).flatten(1).sum(dim=1).mean()
     return total + lam * sobolev, d_loss, sobolev
 
 
@@ -259,6 +267,7 @@ def proximal_update(
     tol: float | None = None,
     penalty_batch: int | None = None,
     penalty: Penalty | None = None,
+    r1: float = 0.0,
     before_step: StepHook | None = None,
     after_step: StepHook | None = None,
     scaler: torch.amp.GradScaler | None = None,
@@ -271,7 +280,8 @@ def proximal_update(
 
     i.e. ascent on V(G, D_w) - λ·||D_w - D_{w_k}||²_{Ḣ¹}/2 (eqs. 11, 15) when loss = -V. D (any module that
     scores samples independently, DDP-wrapped or not) is updated in place by the caller's ``optimizer``.
-    ``real`` and ``fake`` are one batch each (detached here: the generator is fixed); the reference
+    ``r1`` = γ adds the R1 penalty (γ/2)·E||∇ₓD_w(x)||² on the penalty's rows, from the Sobolev term's input
+    gradients (:func:`proximal_loss`). ``real`` and ``fake`` are one batch each (detached here: the generator is fixed); the reference
     gradients ∇ₓD_{w_k}(x) are taken once. ``next_batch() -> (real, fake)`` draws a new pair for every step,
     its references from a frozen snapshot of D_{w_k}. ``before_step(D)`` runs between backward and the
     optimizer step (gradients unscaled when a ``scaler`` is given), ``after_step(D)`` after it (projection).
@@ -299,7 +309,7 @@ def proximal_update(
     n = real.shape[0]
     if penalty_batch is not None and penalty_batch > n:
         raise ProxganError(f"proximal penalty_batch={penalty_batch} exceeds the real batch of {n}")
-    subsample = penalty_batch is not None and penalty_batch < n and lam > 0
+    subsample = penalty_batch is not None and penalty_batch < n and (lam > 0 or r1 > 0)
     real, fake = real.detach(), fake.detach()
     anchor = frozen_copy(D) if next_batch is not None else None
     ref_grads = input_gradients(D, real, create_graph=False) if lam > 0 and anchor is None else None
@@ -310,7 +320,7 @@ def proximal_update(
             real, fake = (t.detach() for t in next_batch())
             ref_grads = input_gradients(anchor, real, create_graph=False) if lam > 0 else None
         rows = penalty_rows(n, penalty_batch, generator) if subsample else None
-        total, d_loss, sobolev = proximal_loss(D, real, fake, loss, ref_grads, lam, penalty=penalty, rows=rows)
+        total, d_loss, sobolev = proximal_loss(D, real, fake, loss, ref_grads, lam, penalty=penalty, r1=r1, rows=rows)
         losses.append(total.detach())
         if tol is not None and taken > 0 and _gained_little(losses, tol):
             break

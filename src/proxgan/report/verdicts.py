@@ -365,8 +365,11 @@ def _rows_reason(rows: list[Mapping], what: str) -> str:
     parts = []
     for r in rows:
         d = r["improvement (paired by seed)"]
-        ci = "no interval" if d["ci95"] is None else f"95 % CI [{d['ci95'][0]:+.3g}, {d['ci95'][1]:+.3g}]"
-        parts.append(f"{r['row']}: {d['mean']:+.3g} ({ci}, {d['n']} seeds): {r['verdict']}")
+        if d["ci95"] is None:
+            ci = "one seed: no interval" if d["n"] == 1 else f"{d['n']} seeds: no interval"
+        else:
+            ci = f"95 % CI [{d['ci95'][0]:+.3g}, {d['ci95'][1]:+.3g}], {d['n']} seeds"
+        parts.append(f"{r['row']}: {d['mean']:+.3g} ({ci}): {r['verdict']}")
     return f"{what} (Student-t interval of the mean per-seed difference): " + "; ".join(parts)
 
 
