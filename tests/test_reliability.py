@@ -241,6 +241,12 @@ def test_damaged_equilibrium_state_is_one_line(run_dir, tmp_path):
                    "damaged equilibrium checkpoint")
 
 
+def test_equilibrium_refuses_to_write_into_the_run_it_tests(run_dir):
+    before = (run_dir / "results.json").read_bytes()
+    one_line_error(invoke("equilibrium", run_dir, "--steps", "2", "--out", run_dir / "."), "is the run directory itself")
+    assert (run_dir / "results.json").read_bytes() == before
+
+
 # --- 5. divergence --------------------------------------------------------------------------------
 
 

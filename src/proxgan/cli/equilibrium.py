@@ -53,6 +53,9 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
 
     if not run_dir.is_dir():
         raise ProxganError(f"run directory {str(run_dir)!r} " + ("is not a directory" if run_dir.exists() else "does not exist"))
+    if out.resolve() == run_dir.resolve():
+        raise ProxganError(f"--out {str(out)!r} is the run directory itself: its results.json would be overwritten; "
+                           "choose another directory")
     bars: dict[str, tqdm] = {}
 
     def progress(name: str, step: int, total: int) -> None:
