@@ -9,6 +9,7 @@ batch of starting points stepped together against a Python loop over the same st
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -46,6 +47,7 @@ def batch_throughput(batch: int, steps: int = 200) -> tuple[float, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for game_name, options in (("bilinear", {}), ("dirac", {"loss": "vanilla"})):
         seconds = all_methods_seconds(game_name, **options)

@@ -234,7 +234,7 @@ def main() -> None:
     parser.add_argument("--section", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     parser.add_argument("--penalty-batch", type=int, default=16)
     parser.add_argument("--tol", default="0.002", help="comma-separated tolerances (iteration uses the first)")
-    parser.add_argument("--adaptive-lr", type=float, default=ProximalConfig.lr,
+    parser.add_argument("--adaptive-lr", type=float, default=OptimizerConfig.lr,
                         help="inner Adam lr of the adaptive variants")  # fmt: skip
     parser.add_argument("--reference-steps", type=int, default=60)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")

@@ -6,6 +6,7 @@ for the figures, and the ratio to the target. Run: python benchmarks/bench_theor
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ TARGET_SECONDS = 10.0
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     setting = Setting()
     sigmas = np.linspace(0.5, 2.0, 50)
     lambdas = np.geomspace(1e-3, 1e2, 50)

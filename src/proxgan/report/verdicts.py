@@ -341,10 +341,16 @@ def judge_proximal_test(stages: Mapping[str, dict]) -> dict[str, Any]:
 # --- §6.2, Table 1: regular versus proximal training -------------------------------------------
 
 
+def table1_variant(row: Mapping) -> str | None:
+    """The row's proximal variant; None for the config's own ``proximal`` block (older results name none)."""
+    variant = row.get("variant", "proximal")
+    return None if variant == "proximal" else variant
+
+
 def table1_row_label(row: Mapping) -> str:
     """``formulation DIM=d``, and the proximal variant's name when it is not the config's own ``proximal``."""
-    variant = row.get("variant", "proximal")
-    return f"{row['formulation']} DIM={row['dim']}" + ("" if variant == "proximal" else f" {variant}")
+    variant = table1_variant(row)
+    return f"{row['formulation']} DIM={row['dim']}" + (f" {variant}" if variant else "")
 
 
 def _table_rows(s: Mapping, column: Callable[[Mapping], Mapping | None]) -> list[dict[str, Any]]:

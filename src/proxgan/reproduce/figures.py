@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from proxgan.report.verdicts import table1_row_label
+from proxgan.report.verdicts import table1_row_label, table1_variant
 
 _EMPTY = {"mean": math.nan, "ci95": None}
 
@@ -65,5 +65,6 @@ def plot_table1_pairs(summary: dict[str, Any], row: dict[str, Any], out_dir: Pat
     ax.set_title(f"{table1_row_label(row)}, one line per seed; same time = "
                  f"{row['equal_time']['proximal_steps']} proximal steps", fontsize=8)
     ax.legend(fontsize=6, ncol=2)
-    variant = "" if row.get("variant", "proximal") == "proximal" else f"-{row['variant']}"
-    return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}{variant}.png")
+    variant = table1_variant(row)
+    suffix = f"-{variant}" if variant else ""
+    return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}{suffix}.png")
