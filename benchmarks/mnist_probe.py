@@ -3,13 +3,13 @@
 ``train``: trains ``mnist-fast`` with OVERRIDES in-process (no run directory) and every ``--every`` steps scores
 G and its EMA on 2,000 samples (classifier IS / FID, the shipped LeNet); ``--bn-modes`` also scores them with
 BatchNorm in train mode and with the EMA's BatchNorm statistics recomputed; ``--r1-rows N`` sets the rows R1 is
-estimated on (0: the whole batch). One JSON line per evaluation.
+estimated on (0: the whole batch), ``--r1-gamma G`` its weight γ. One JSON line per evaluation.
 
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
 
-    python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 [--r1-rows 0] [OVERRIDE ...]
+    python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 [--r1-rows 0] [--r1-gamma 1] [OVERRIDE ...]
     python benchmarks/mnist_probe.py diagnose RUN_DIR
 """
 
@@ -56,6 +56,8 @@ def train(args: argparse.Namespace) -> None:
     trainer = build_trainer(config, torch.device("cpu"), data)
     if args.r1_rows is not None:
         trainer.formulation = dataclasses.replace(trainer.formulation, r1_rows=args.r1_rows or None)
+    if args.r1_gamma is not None:
+        trainer.formulation = dataclasses.replace(trainer.formulation, r1=args.r1_gamma)
     modes = ("eval", "train", "recal") if args.bn_modes else ("eval",)
     start = time.perf_counter()
     for step in range(1, config.train.steps + 1):
@@ -93,6 +95,7 @@ def main() -> None:
     t.add_argument("--every", type=int, default=1000)
     t.add_argument("--bn-modes", action="store_true")
     t.add_argument("--r1-rows", type=int)
+    t.add_argument("--r1-gamma", type=float)
     t.add_argument("overrides", nargs="*")
     d = commands.add_parser("diagnose")
     d.add_argument("run_dir")

@@ -30,6 +30,8 @@ CANDIDATES: dict[str, list[str]] = {
     "lr-2e-4": ["train.g_optimizer.lr=2e-4", "train.d_optimizer.lr=2e-4", "train.lr_schedule=constant",
                 "train.average.start=500"],
     "lr-1e-3": ["train.g_optimizer.lr=1e-3", "train.d_optimizer.lr=1e-3"],
+    "adam-beta1-0.5": ["train.g_optimizer={name: adam, lr: 5.0e-4, betas: [0.5, 0.999]}",
+                       "train.d_optimizer={name: adam, lr: 5.0e-4, betas: [0.5, 0.999]}"],  # the recipe before β₁ = 0
     "fp32-constant-lr": ["train.amp=false", "train.lr_schedule=constant"],
     "dim48": ["model.dim=48"],
     "hinge-sn": ["formulation=sngan-hinge", "train.g_optimizer.lr=2e-4", "train.d_optimizer.lr=2e-4"],
