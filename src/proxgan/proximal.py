@@ -281,8 +281,8 @@ def proximal_update(
     i.e. ascent on V(G, D_w) - λ·||D_w - D_{w_k}||²_{Ḣ¹}/2 (eqs. 11, 15) when loss = -V. D (any module that
     scores samples independently, DDP-wrapped or not) is updated in place by the caller's ``optimizer``.
     ``r1`` = γ adds the R1 penalty (γ/2)·E||∇ₓD_w(x)||² on the penalty's rows, from the Sobolev term's input
-    gradients (:func:`proximal_loss`). ``real`` and ``fake`` are one batch each (detached here: the generator is fixed); the reference
-    gradients ∇ₓD_{w_k}(x) are taken once. ``next_batch() -> (real, fake)`` draws a new pair for every step,
+    gradients (:func:`proximal_loss`). ``real`` and ``fake`` are one batch each (detached here: the generator
+    is fixed); the reference gradients ∇ₓD_{w_k}(x) are taken once. ``next_batch() -> (real, fake)`` draws a new pair for every step,
     its references from a frozen snapshot of D_{w_k}. ``before_step(D)`` runs between backward and the
     optimizer step (gradients unscaled when a ``scaler`` is given), ``after_step(D)`` after it (projection).
     ``penalty_batch`` and ``tol`` are the cheaper variants of the module docstring; ``generator`` (a CPU

@@ -145,8 +145,8 @@ _SEEDS = (0, 1, 2, 3, 4)
 #: its name with the recipe's optimizer settings.
 CPU_CONFIG = "mnist-fast"
 _CPU_LOG = ("log.every=50", "log.sample_every=1000", "log.checkpoint_every=1000", "log.eval_every=0")
-#: Table 1's proximal settings at cpu scale: the paper's (T = 20, λ = 0.1) costs ≈ 15 regular steps per
-#: generator step here (R1 and the Sobolev penalty both double-backward), so it is trained at regular
+#: Table 1's proximal settings at cpu scale: the paper's (T = 20, λ = 0.1) costs over 10 regular steps per
+#: generator step here (20 double-backward inner steps on the whole batch), so it is trained at regular
 #: training's wall-clock time only; the cheaper setting (T = 5, Sobolev penalty on 16 rows) also at equal steps.
 CPU_PROXIMAL_VARIANTS = (
     ProximalVariant("t20", ("proximal.steps=20", "proximal.lam=0.1"), same_steps=False),
