@@ -32,6 +32,11 @@ def input_gradients(D: nn.Module, x: Tensor, *, create_graph: bool) -> Tensor:
     return scores_and_input_gradients(D, x, create_graph=create_graph)[1]
 
 
+def mean_sq_norm(grads: Tensor) -> Tensor:
+    """(1/n) Σᵢ ||gradsᵢ||², the empirical squared Sobolev norm of one gradient field (eq. 15; R1's estimate)."""
+    return grads.pow(2).flatten(1).sum(dim=1).mean()
+
+
 def mean_sq_gradient_distance(grads: Tensor, other: Tensor) -> Tensor:
     """(1/n) Σᵢ ||gradsᵢ - otherᵢ||², the empirical Sobolev distance between two gradient fields (eq. 15)."""
-    return (grads - other).pow(2).flatten(1).sum(dim=1).mean()
+    return mean_sq_norm(grads - other)

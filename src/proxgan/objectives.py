@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from proxgan.errors import ProxganError, check_choice
-from proxgan.gradients import input_gradients
+from proxgan.gradients import input_gradients, mean_sq_norm
 
 if TYPE_CHECKING:
     from proxgan.proximal import Penalty, ProximalConfig, ProximalUpdate
@@ -207,7 +207,7 @@ def r1_penalty(D: nn.Module, real: Tensor) -> Tensor:
     It is the squared Sobolev norm ‖D‖² of the paper's eq. (15), so D's R1-regularized loss ascends
     V(G, D) − (γ/2)‖D‖²: a proximal term centred at the zero function instead of at D_{w_k}.
     """
-    return input_gradients(D, real, create_graph=True).pow(2).flatten(1).sum(dim=1).mean()
+    return mean_sq_norm(input_gradients(D, real, create_graph=True))
 
 
 @dataclass(frozen=True)

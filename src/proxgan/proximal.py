@@ -54,7 +54,7 @@ from proxgan.errors import (
     check_positive,
     check_positive_int,
 )
-from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores_and_input_gradients
+from proxgan.gradients import input_gradients, mean_sq_gradient_distance, mean_sq_norm, scores_and_input_gradients
 
 #: ``loss(d_real, d_fake)``: the scalar the discriminator minimises, from its scores on a real and a fake batch
 DiscriminatorLoss = Callable[[Tensor, Tensor], Tensor]
@@ -212,7 +212,7 @@ def proximal_loss(
     gradients (no second pass). With λ = 0 and no R1 no input gradient is taken.
     """
     if lam == 0 and not r1:
-        d_real, sobolev, grads = D(real), real.new_zeros(()), None
+        d_real, grads = D(real), None
     elif rows is None:
         d_real, grads = scores_and_input_gradients(D, real, create_graph=True)
     else:  # index bookkeeping on the CPU (a device nonzero() would wait for the device), then one copy over
@@ -225,12 +225,11 @@ def proximal_loss(
         d_rows, grads = scores_and_input_gradients(D, real[chosen], create_graph=True)
         d_real = torch.cat([d_rows, D(real[order[len(rows) :]])])[inverse]
         ref_grads = None if ref_grads is None else ref_grads[chosen]
-    if grads is not None:
-        sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads) if lam else real.new_zeros(())
+    sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads) if lam else real.new_zeros(())
     d_loss = loss(d_real, D(fake))
     total = d_loss if penalty is None else d_loss + penalty(D, real, fake)
     if r1:
-        total = total + 0.5 * r1 * grads.pow(2).flatten(1).sum(dim=1).mean()
+        total = total + 0.5 * r1 * mean_sq_norm(grads)
     return total + lam * sobolev, d_loss, sobolev
 
 
