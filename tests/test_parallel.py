@@ -5,7 +5,7 @@ import os
 import pytest
 
 from proxgan.errors import ProxganError
-from proxgan.parallel import Task, WorkerPool, available_cores, threads_per_job
+from proxgan.parallel import Task, WorkerPool, available_cores, longest_first, threads_per_job
 
 
 def square_and_mark(x, out_dir, progress):
@@ -29,7 +29,7 @@ def pools():
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_results_in_order_and_progress_forwarded(jobs, pools, tmp_path):
     messages = []
-    tasks = [Task(f"t{x}", square_and_mark, {"x": x, "out_dir": tmp_path}) for x in (3, 1, 4)]
+    tasks = [Task(f"t{x}", square_and_mark, {"x": x, "out_dir": tmp_path}, cost=x) for x in (3, 1, 4)]
     results = pools[jobs].run(tasks, messages.append)
     assert [r[0] for r in results] == [9, 1, 16]
     assert sorted(messages) == ["task 1 done", "task 3 done", "task 4 done"]
@@ -45,6 +45,12 @@ def test_a_failing_task_does_not_stop_the_others(jobs, pools, tmp_path):
         pools[jobs].run(tasks, messages.append)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "3", "4"]  # every other run finished and kept
     assert "    run2: failed: run 2 has bad input" in messages
+
+
+def test_longest_first_orders_by_decreasing_cost_ties_in_list_order():
+    tasks = [Task(f"t{i}", square_and_mark, cost=c) for i, c in enumerate((1.0, 3.0, 2.0, 3.0, 1.0))]
+    assert longest_first(tasks) == [1, 3, 2, 0, 4]
+    assert longest_first([]) == []
 
 
 def test_threads_per_job():

@@ -99,7 +99,7 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
                                                data_root=the_scale.data_root)
                     assert (config.formulation, config.train.strategy, config.train.steps) == (formulation, strategy, p.steps)
                     assert config.data.name == p.dataset and (dim is None or config.model.dim == dim)
-    assert table1.metric in R.METRIC_VALUES
+    assert table1.metric in R.METRIC_VALUES and train.metric in (None, *R.METRIC_VALUES)
     assert len(the_scale.seeds) >= 5  # Table 1's paired t interval on at least five seeds
     EquilibriumConfig(**the_scale.equilibrium.overrides())
 
@@ -171,6 +171,30 @@ def test_tiny_report_is_self_contained(tiny):
     assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     shown = sum(len(r["figures"]) for r in doc["results"]["verdicts"])
     assert len(parser.images) == shown
+
+
+def test_the_trained_gans_are_scored_and_the_equilibrium_verdicts_show_it(tiny):
+    """The train stage scores each GAN with the scale's metric (tiny: EMD on 256 samples); the Nash and proximal
+    tests carry that score to their verdict rows, so the report says how good a GAN each test ran on."""
+    from proxgan.results import read_results
+
+    out, doc, _ = tiny
+    trained = read_results(out / "train")["results"]["summary"]["runs"]["sngan"]["score"]
+    assert trained["metric"] == "emd" and trained["samples"] == 256 and trained["value"] > 0
+    verdicts = {r["claim"]: r for r in doc["results"]["verdicts"]}
+    for claim in ("nash-test", "proximal-test"):
+        row, = verdicts[claim]["measured"]["runs"]
+        assert row["trained GAN's emd (256 samples)"] == trained["value"]
+
+
+def test_run_cost_counts_discriminator_sized_steps():
+    """Regular: steps × (n_critic + 1); proximal: steps × (T + 1), whatever n_critic says."""
+    from proxgan.config import load_config
+    from proxgan.reproduce.stages import run_cost
+
+    regular = load_config("mnist-fast", ["train.steps=300", "train.n_critic=2"])
+    proximal = load_config("mnist-fast", ["train.steps=300", "train.strategy=proximal", "proximal.steps=20"])
+    assert run_cost(regular) == 900.0 and run_cost(proximal) == 6300.0
 
 
 def test_two_jobs_give_the_numbers_of_one(tiny, tmp_path):

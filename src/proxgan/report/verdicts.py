@@ -24,8 +24,10 @@ Stage summaries read here (``doc["results"]["summary"]``):
 - ``nash`` and ``proximal`` (the equilibrium tests of §2 and §6.1): ``{"steps", "runs": {formulation:
   {"objective_start", "objective_end", "proximal_objective_start", "proximal_objective_end",
   "batches": {"objective": {"start": [k values], "end": [k values]}, "proximal_objective": {...}},
-  "quality_metric", "quality_higher_is_better", "quality_start", "quality_end"}}}``; quality entries are
-  None where no metric applies; ``proximal_objective`` batches only in the proximal stage.
+  "quality_metric", "quality_higher_is_better", "quality_start", "quality_end", "trained_score"}}}``;
+  quality entries are None where no metric applies; ``proximal_objective`` batches only in the proximal
+  stage; ``trained_score`` (``{"metric", "samples", "value"}``, the train stage's score of the tested GAN) is
+  None or absent where the scale scores none.
 - ``table1``: ``{"dataset", "metric", "higher_is_better", "steps", "seeds", "rows": [{"formulation",
   "dim", "regular": stats, "proximal": stats, "equal_time": {"proximal_steps", "proximal": stats}}]}``
   where ``stats`` is :func:`proxgan.rules.mean_interval` of the per-seed metric values, in the order of
@@ -284,13 +286,16 @@ def judge_proposition3(stages: Mapping[str, dict]) -> dict[str, Any]:
 
 
 def _quality(run: Mapping) -> dict[str, Any]:
-    """The sample-quality metric at start and end, reported beside the verdict (not judged: one score per end
-    point has no noise estimate, and eqs. 5 and 19 are statements about the objective)."""
+    """The trained GAN's score (the train stage's) and the sample-quality metric at the test's start and end,
+    reported beside the verdict (not judged: one score per end point has no noise estimate, and eqs. 5 and 19
+    are statements about the objective)."""
+    trained = run.get("trained_score")
+    score = {f"trained GAN's {trained['metric']} ({trained['samples']} samples)": trained["value"]} if trained else {}
     if run.get("quality_start") is None or run.get("quality_end") is None:
-        return {}
+        return score
     arrow = "higher" if run["quality_higher_is_better"] else "lower"
-    return {"quality": f"{run['quality_metric']} ({arrow} is better)", "quality_start": run["quality_start"],
-            "quality_end": run["quality_end"]}
+    return score | {"quality": f"{run['quality_metric']} ({arrow} is better)", "quality_start": run["quality_start"],
+                    "quality_end": run["quality_end"]}
 
 
 def judge_equilibrium_run(test: str, run: Mapping) -> dict[str, Any]:

@@ -61,7 +61,8 @@ class EquilibriumSettings:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The ``train`` stage: the GANs of §2/§6.1, regular training, the scale's first seed.
+    """The ``train`` stage: the GANs of §2/§6.1, regular training, the scale's first seed, each scored by
+    ``metric`` on ``samples`` generator samples (none: not scored).
 
     ``config`` is a shipped config name, a template in ``formulation`` (e.g. ``mnist-{formulation}``);
     ``overrides`` are ``key=value`` strings applied to it before the run's own settings.
@@ -72,6 +73,8 @@ class TrainSettings:
     formulations: tuple[str, ...]
     steps: int
     overrides: tuple[str, ...] = ()
+    metric: str | None = None
+    samples: int = 2000
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,6 @@ class Table1Settings(TrainSettings):
     generator samples; ``config`` may also use ``{dim}``; one row per formulation × DIM × proximal variant."""
 
     metric: str = "cls_is"
-    samples: int = 2000
     dims: tuple[int, ...] = (32,)
     variants: tuple[ProximalVariant, ...] = (ProximalVariant(),)
     pilot_steps: int = 20
@@ -159,7 +161,7 @@ SCALES: dict[str, Scale] = {
         games=GamesSettings("simgda,altgda,ppm,eg", lr=0.2, steps=400),  # the averages reach t⁻¹
         theory=replace(_THEORY, formulations=("w2gan", "wgan", "fgan-vanilla"), sigmas=4, lambda_min=1e-2,
                        lambda_max=10.0, lambdas=7),
-        train=TrainSettings("ring8-wgan-gp", "ring8", ("sngan",), steps=4, overrides=_TINY),
+        train=TrainSettings("ring8-wgan-gp", "ring8", ("sngan",), steps=4, overrides=_TINY, metric="emd", samples=256),
         equilibrium=EquilibriumSettings(steps=3, inner_steps=2, log_points=3, eval_size=64, eval_batches=3),
         table1=Table1Settings("ring8-wgan-gp", "ring8", ("wgan-wc",), steps=4, overrides=_TINY, metric="emd",
                               samples=256, dims=(8,),
@@ -172,7 +174,7 @@ SCALES: dict[str, Scale] = {
         "minutes on a 2-core CPU with --jobs 2; shows the direction of every claim, not the paper's numbers.",
         games=_GAMES,
         theory=replace(_THEORY, sigmas=25, lambdas=40),
-        train=TrainSettings("digits", "digits", _FORMULATIONS, steps=600, overrides=_TOY_LOG),
+        train=TrainSettings("digits", "digits", _FORMULATIONS, steps=600, overrides=_TOY_LOG, metric="cls_is"),
         equilibrium=_SHORT_TESTS,
         table1=Table1Settings("digits-proximal", "digits", _TABLE1_FORMULATIONS, steps=300,
                               overrides=("train.n_critic=5", *_TOY_LOG), metric="cls_is", samples=2000, dims=(32,)),
@@ -183,7 +185,8 @@ SCALES: dict[str, Scale] = {
         "Table 1 as regular vs two proximal settings, 3,000 generator steps, 5 seeds; needs MNIST under --data-root.",
         games=_GAMES,
         theory=_THEORY,
-        train=TrainSettings(CPU_CONFIG, "mnist", ("nsgan-r1", "sngan"), steps=6000, overrides=_CPU_LOG),
+        train=TrainSettings(CPU_CONFIG, "mnist", ("nsgan-r1", "sngan"), steps=3000, overrides=_CPU_LOG, metric="cls_is",
+                            samples=5000),
         equilibrium=_SHORT_TESTS,
         table1=Table1Settings(CPU_CONFIG, "mnist", ("nsgan-r1",), steps=3000, overrides=_CPU_LOG, metric="cls_is",
                               samples=5000, dims=(32,), variants=CPU_PROXIMAL_VARIANTS),
@@ -195,7 +198,7 @@ SCALES: dict[str, Scale] = {
         "--data-root; Inception weights with a classifier head).",
         games=_GAMES,
         theory=_THEORY,
-        train=TrainSettings("mnist-{formulation}", "mnist", _FORMULATIONS, steps=200_000),
+        train=TrainSettings("mnist-{formulation}", "mnist", _FORMULATIONS, steps=200_000, metric="cls_is", samples=10_000),
         equilibrium=EquilibriumSettings(steps=10_000, inner_steps=50, log_points=16, eval_size=512, eval_batches=5),
         table1=Table1Settings("table1-{formulation}-dim{dim}", "cifar10", _TABLE1_FORMULATIONS, steps=200_000,
                               metric="is", samples=50_000, dims=(64, 128)),
@@ -212,7 +215,7 @@ _SMOKE_TRAINING = ("train.batch_size=8", "train.n_critic=1", "proximal.steps=2",
 _SMOKE: dict[str, dict[str, Any]] = {
     "games": {"steps": 20},
     "theory": {"sigmas": 3, "lambdas": 3},
-    "train": {"steps": 2, "overrides": _SMOKE_TRAINING},
+    "train": {"steps": 2, "samples": 10, "overrides": _SMOKE_TRAINING},
     "equilibrium": {"steps": 2, "inner_steps": 2, "log_points": 2, "eval_size": 16, "batch_size": 8},
     "table1": {"steps": 2, "samples": 10, "overrides": (*_SMOKE_TRAINING, "train.batch_size=16"), "pilot_steps": 2},
 }

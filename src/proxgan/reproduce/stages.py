@@ -123,16 +123,21 @@ def theory_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
 
 
 def train_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
-    """The trained GANs of §2/§6.1 (WGAN-WC, WGAN-GP, SN-GAN), regular training, first seed; in parallel."""
+    """The trained GANs of §2/§6.1 (WGAN-WC, WGAN-GP, SN-GAN), regular training, first seed; in parallel; each
+    scored by the scale's train metric, when it has one (the tests are only meaningful on good GANs)."""
     p = ctx.scale.train
-    tasks = [Task(f"train {f}", train_run, {
+    scoring = {"metric": p.metric, "n_samples": p.samples, "data_root": ctx.scale.data_root} if p.metric else {}
+    tasks = [Task(f"train {f}", scored_run if p.metric else train_run, {
         "config": training_config(p, f, strategy="regular", seed=ctx.scale.seeds[0], steps=p.steps,
                                   data_root=ctx.scale.data_root),
-        "run_dir": stage_dir / f, "device": ctx.device, "label": f"train {f}"}) for f in p.formulations]
+        "run_dir": stage_dir / f, "device": ctx.device, "label": f"train {f}", **scoring}) for f in p.formulations]
     runs, figures = {}, []
-    for formulation, doc in zip(p.formulations, ctx.run_tasks(tasks)):
+    for formulation, result in zip(p.formulations, ctx.run_tasks(tasks)):
+        doc = read_results(stage_dir / formulation)
         runs[formulation] = {"run": formulation, "steps": doc["results"]["steps"], "final": doc["results"]["final"],
                              "training_seconds": training_seconds(doc)}
+        if p.metric:
+            runs[formulation]["score"] = {"metric": p.metric, "samples": p.samples, "value": result["score"]}
         figures += [f"{formulation}/{name}" for name in doc["figures"]]
     summary = {"dataset": p.dataset, "steps": p.steps, "runs": runs}
     return {"config": asdict(p), "results": {"summary": summary}, "figures": figures}
@@ -157,14 +162,15 @@ def equilibrium_stage(test: str, stage_dir: Path, ctx: Context) -> dict[str, Any
     from proxgan.equilibrium import equilibrium_state_path
 
     p = ctx.scale.equilibrium
-    formulations = list(ctx.stage_results("train")["results"]["summary"]["runs"])
+    trained = ctx.stage_results("train")["results"]["summary"]["runs"]
+    formulations = list(trained)
     tasks = [Task(f"{test} test {f}", equilibrium_run, {
         "test": test, "run_dir": ctx.root / "train" / f, "out_dir": stage_dir / f,
         "nash_state": equilibrium_state_path(ctx.root / "nash" / f, "nash"), "settings": p, "device": ctx.device,
         "label": f"{test} test {f}"}) for f in formulations]
     runs, figures, raw = {}, [], {}
     for formulation, doc in zip(formulations, ctx.run_tasks(tasks)):
-        runs[formulation] = _equilibrium_summary(test, doc)
+        runs[formulation] = _equilibrium_summary(test, doc) | {"trained_score": trained[formulation].get("score")}
         raw[formulation] = doc["results"]
         figures += [f"{formulation}/{name}" for name in doc["figures"]]
     summary = {"steps": p.steps, "runs": runs}
@@ -192,13 +198,20 @@ def _run_name(spec: RunSpec, seed: int) -> str:
     return f"{formulation}-dim{dim}-{strategy}-{steps}steps-seed{seed}"
 
 
-def train_table1_runs(specs: list[RunSpec], runs: dict[str, Any], stage_dir: Path, ctx: Context,
-                      seeds: tuple[int, ...] | None = None) -> None:
-    """Train and score every seed (default: the scale's) of each spec not in ``runs`` yet, in parallel, and add
-    them to ``runs``; a proximal variant's runs are proximal training with the variant's overrides."""
+def run_cost(config) -> float:
+    """A run's expected cost in discriminator-sized steps, generator steps × (D steps per G step + 1): the
+    critic steps of regular training, the inner steps of proximal training (a G step costs about one D step)."""
+    inner = config.proximal.steps if config.train.strategy == "proximal" else config.train.n_critic
+    return float(config.train.steps * (inner + 1))
+
+
+def train_table1_runs(todo: list[tuple[RunSpec, int]], runs: dict[str, Any], stage_dir: Path, ctx: Context) -> None:
+    """Train and score every (spec, seed) of ``todo`` not in ``runs`` yet, in parallel (longest first, by
+    :func:`run_cost`), and add them to ``runs``; a proximal variant's runs are proximal training with the
+    variant's overrides."""
     p = ctx.scale.table1
-    todo = {_run_name(spec, seed): (spec, seed) for spec in specs for seed in seeds or ctx.scale.seeds}
-    todo = {n: v for n, v in todo.items() if n not in runs}
+    pending = {_run_name(spec, seed): (spec, seed) for spec, seed in todo}
+    pending = {n: v for n, v in pending.items() if n not in runs}
 
     def config(formulation: str, dim: int, strategy: str, steps: int, seed: int):
         extra = () if strategy == "regular" else p.variant(strategy).overrides
@@ -206,10 +219,12 @@ def train_table1_runs(specs: list[RunSpec], runs: dict[str, Any], stage_dir: Pat
                                strategy="regular" if strategy == "regular" else "proximal", seed=seed, steps=steps,
                                dim=dim, data_root=ctx.scale.data_root)
 
+    configs = {n: config(*spec, seed) for n, (spec, seed) in pending.items()}
     tasks = [Task(n, scored_run, {
-        "config": config(*spec, seed), "run_dir": stage_dir / "runs" / n, "metric": p.metric, "n_samples": p.samples,
-        "device": ctx.device, "data_root": ctx.scale.data_root, "label": n}) for n, (spec, seed) in todo.items()]
-    for (n, ((_, _, strategy, steps), seed)), result in zip(todo.items(), ctx.run_tasks(tasks)):
+        "config": configs[n], "run_dir": stage_dir / "runs" / n, "metric": p.metric, "n_samples": p.samples,
+        "device": ctx.device, "data_root": ctx.scale.data_root, "label": n}, cost=run_cost(configs[n]))
+        for n in pending]
+    for (n, ((_, _, strategy, steps), seed)), result in zip(pending.items(), ctx.run_tasks(tasks)):
         runs[n] = {"strategy": strategy, "seed": seed, "steps": steps, **result}
 
 
@@ -242,11 +257,11 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     key, higher = METRIC_VALUES[p.metric]
     runs: dict[str, dict[str, Any]] = {}
     cells = [(f, dim) for f in p.formulations for dim in p.dims]
-    train_table1_runs([(f, dim, "regular", p.steps) for f, dim in cells]
-                      + [(f, dim, v.name, p.steps) for f, dim in cells for v in p.variants if v.same_steps],
-                      runs, stage_dir, ctx)
-    train_table1_runs([(f, dim, v.name, p.pilot_steps) for f, dim in cells for v in p.variants if not v.same_steps],
-                      runs, stage_dir, ctx, seeds=seeds[:1])
+    same_budget = [(f, dim, "regular", p.steps) for f, dim in cells] + [
+        (f, dim, v.name, p.steps) for f, dim in cells for v in p.variants if v.same_steps]
+    pilots = [(f, dim, v.name, p.pilot_steps) for f, dim in cells for v in p.variants if not v.same_steps]
+    train_table1_runs([(spec, seed) for spec in same_budget for seed in seeds]
+                      + [(spec, seeds[0]) for spec in pilots], runs, stage_dir, ctx)
     regular = {cell: table1_column((*cell, "regular", p.steps), runs, seeds) for cell in cells}
     same_steps, equal_steps = {}, {}
     for (f, dim) in cells:
@@ -257,7 +272,8 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
             else:
                 per_step = runs[_run_name((f, dim, v.name, p.pilot_steps), seeds[0])]["training_seconds"] / p.pilot_steps
             equal_steps[f, dim, v.name] = equal_time_steps(regular[f, dim]["seconds"]["mean"] / p.steps, per_step, p.steps)
-    train_table1_runs([(f, dim, name, n) for (f, dim, name), (n, _) in equal_steps.items()], runs, stage_dir, ctx)
+    train_table1_runs([((f, dim, name, n), seed) for (f, dim, name), (n, _) in equal_steps.items() for seed in seeds],
+                      runs, stage_dir, ctx)
     rows = []
     for (f, dim, name), (n, ratio) in equal_steps.items():
         row = {"formulation": f, "dim": dim, "variant": name, "overrides": list(p.variant(name).overrides),
