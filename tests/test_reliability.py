@@ -425,7 +425,9 @@ def test_reproduce_gpu_scale_smoke_runs_the_whole_pipeline_on_cpu(tmp_path, monk
                  "--data-root", tmp_path / "data", "--out", out, "--json")  # one process: the stand-in is patched here
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "results.json").read_text())
-    assert doc["config"]["scale"] == "gpu+smoke"
+    assert doc["config"]["scale"] == "gpu --smoke"
+    stage_command = json.loads((out / "table1" / "results.json").read_text())["command"]
+    assert stage_command == "proxgan reproduce --scale gpu --smoke --stages table1"  # a command that runs
     assert all(doc["results"]["stages"][s]["status"] == "done" for s in ("train", "nash", "proximal", "table1"))
     table1 = json.loads((out / "table1" / "results.json").read_text())["results"]["summary"]
     assert table1["dataset"] == "cifar10" and table1["metric"] == "is"

@@ -64,6 +64,17 @@ def test_resumable_missing_module_and_force(tmp_path, stand_ins):
     assert (tmp_path / "report.html").is_file()
     with pytest.raises(ProxganError, match="scale 'tiny', not 'quick'"):
         R.run_pipeline(tmp_path, scale="quick", stages="alpha")
+    with pytest.raises(ProxganError, match="scale 'tiny', not 'tiny --table1 sngan'"):
+        R.run_pipeline(tmp_path, scale="tiny", stages="alpha", table1=("sngan",))
+
+
+def test_table1_option_replaces_the_formulations_and_is_recorded_in_the_label():
+    full, other = R.get_scale("cpu"), R.get_scale("cpu", table1=("sngan",))
+    assert other.table1.formulations == ("sngan",) and other.table1.steps == full.table1.steps
+    assert other.train == full.train and (full.label, other.label) == ("cpu", "cpu --table1 sngan")
+    assert R.get_scale("cpu", table1=("sngan",), smoke=True).label == "cpu --table1 sngan --smoke"
+    with pytest.raises(ProxganError, match="unknown formulation 'sgan'"):
+        R.get_scale("cpu", table1=("sgan",))
 
 
 def test_a_stage_whose_input_is_missing_is_not_run(tmp_path, stand_ins, monkeypatch):
@@ -107,7 +118,7 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
 @pytest.mark.parametrize("scale", sorted(R.SCALES))
 def test_smoke_cuts_every_stage_and_keeps_the_scale_s_own_settings(scale):
     full, smoke = R.get_scale(scale), R.get_scale(scale, smoke=True)
-    assert smoke.name == f"{scale}+smoke" and smoke.seeds == full.seeds[:1]
+    assert smoke.label == f"{scale} --smoke" and smoke.seeds == full.seeds[:1]
     assert smoke.table1.formulations == full.table1.formulations[:1] and smoke.table1.dims == full.table1.dims
     for stage in ("train", "table1"):  # the scale's overrides first, the smoke cut's after them
         own = getattr(full, stage).overrides
@@ -264,7 +275,10 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
                           (["reproduce", "--stages", "games,bogus", "--out", str(tmp_path)], "unknown stage 'bogus'"),
                           (["report", str(tmp_path / "none")], "no reproduction"),
                           (["reproduce", "--jobs", "0", "--out", str(tmp_path)], "jobs must be a positive integer"),
-                          (["reproduce", "--threads", "0", "--out", str(tmp_path)], "threads must be a positive integer")):
+                          (["reproduce", "--threads", "0", "--out", str(tmp_path)], "threads must be a positive integer"),
+                          (["reproduce", "--table1", "nsgan,bogus", "--out", str(tmp_path)],
+                           "unknown formulation 'bogus'"),
+                          (["reproduce", "--table1", ",", "--out", str(tmp_path)], "--table1 needs at least one")):
         result = runner.invoke(main, args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output

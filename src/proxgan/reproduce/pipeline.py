@@ -73,8 +73,8 @@ def run_stage(stage: Stage, context: Context) -> dict[str, Any]:
     start = time.perf_counter()
     payload = stage.run(stage_dir, context)
     return write_results(
-        stage_dir, command=f"proxgan reproduce --scale {context.scale.name} --stages {stage.name}",
-        config={"scale": context.scale.name, **payload["config"]}, results=payload["results"],
+        stage_dir, command=f"proxgan reproduce --scale {context.scale.label} --stages {stage.name}",
+        config={"scale": context.scale.label, **payload["config"]}, results=payload["results"],
         figures=payload["figures"], wall_seconds=time.perf_counter() - start,
     )
 
@@ -93,17 +93,18 @@ def run_pipeline(
     jobs: int = 1,
     threads: int | None = None,
     smoke: bool = False,
+    table1: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Run the selected stages into ``out_dir``, then write ``results.json`` and ``report.html`` there.
 
     The independent runs of a stage (trained GANs, equilibrium tests, Table 1's runs) go to ``jobs``
     worker processes with ``threads`` torch threads each (default max(1, cores // jobs)); with ``jobs = 1``
-    they run in this process, at its own thread count. The results do not depend on ``jobs``. ``smoke``:
-    see :func:`proxgan.reproduce.scales.get_scale`. Returns the top-level results document:
+    they run in this process, at its own thread count. The results do not depend on ``jobs``. ``smoke`` and
+    ``table1``: see :func:`proxgan.reproduce.scales.get_scale`. Returns the top-level results document:
     ``results.stages[name] = {"status", "wall_seconds", "summary"}`` and ``results.verdicts`` (one record
     per claim of the paper).
     """
-    the_scale = get_scale(scale, data_root=data_root, smoke=smoke)
+    the_scale = get_scale(scale, data_root=data_root, smoke=smoke, table1=table1)
     jobs = check_positive_int("jobs", jobs)
     threads = threads_per_job(jobs, threads)
     selected = select_stages(stages)
@@ -129,7 +130,7 @@ def _run_stages(selected: list[Stage], context: Context, *, force: bool) -> tupl
         if force and stage_dir.exists():
             shutil.rmtree(stage_dir)
         prefix = f"[{index}/{len(selected)}] {stage.name}"
-        if _existing(stage_dir, the_scale.name) is not None:
+        if _existing(stage_dir, the_scale.label) is not None:
             statuses[stage.name] = "done (existing results reused)"
             progress(f"{prefix}: results exist, skipped (--force reruns)")
             continue
@@ -168,7 +169,7 @@ def collect(root: Path, scale: Scale, statuses: dict[str, str], *, command: str,
                "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()], "arch": platform.machine(),
                **parallel}
     write_results(
-        root, command=command, config={"scale": scale.name, "seeds": list(scale.seeds),
+        root, command=command, config={"scale": scale.label, "seeds": list(scale.seeds),
                                        "parameters": scale.parameters()},
         results={"stages": stages, "machine": machine, "verdicts": []}, figures=figures, wall_seconds=wall_seconds,
     )
@@ -208,10 +209,11 @@ def write_report(out_dir: str | Path) -> Path:
     statuses = {name: entry["status"] for name, entry in top["results"]["stages"].items()}
     records = judge_all(docs, statuses)
     scale = top["config"]["scale"]
+    name = scale.split()[0]  # the label: NAME and its options
     page = render_page(
         records, root=root, heading="Do GANs always have Nash equilibria? — proxgan reproduction",
         intro=f"Farnia & Ozdaglar, ICML 2020, reproduced by proxgan at scale '{scale}': "
-              f"{SCALES[scale].summary if scale in SCALES else ''} Each verdict is computed from the measured "
+              f"{SCALES[name].summary if name in SCALES else ''} Each verdict is computed from the measured "
               "numbers with the thresholds shown.",
         footer=environment(top, docs),
     )

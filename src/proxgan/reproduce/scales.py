@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from proxgan.errors import check_choice
+from proxgan.errors import ProxganError, check_choice
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,13 @@ class Scale:
     table1: Table1Settings
     seeds: tuple[int, ...]
     data_root: str | None = None
+    options: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The scale as given on the command line, ``NAME`` and the options that changed it (``--smoke``,
+        ``--table1 LIST``): recorded with every result, so results of one are never reused for another."""
+        return " ".join((self.name, *self.options))
 
     def parameters(self) -> dict[str, Any]:
         """Every setting as plain data (the equilibrium settings as their overrides), for results.json."""
@@ -228,16 +235,28 @@ def _cut(settings: Any, changes: dict[str, Any]) -> Any:
     return replace(settings, **changes)
 
 
-def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False) -> Scale:
+def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False,
+              table1: tuple[str, ...] | None = None) -> Scale:
     """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in.
 
-    ``smoke`` keeps the scale's data, configs, models, DIMs and metrics but cuts every stage to a handful of
-    steps (:data:`_SMOKE`), one seed and Table 1's first formulation: the whole pipeline of, say, ``gpu`` runs
-    end to end on a CPU. Its results are recorded as scale ``NAME+smoke``, so a real run never reuses them.
+    ``table1``: Table 1's formulations instead of the scale's (e.g. the paper's ``sngan`` row at ``cpu``,
+    whose default row alone fills its time budget). ``smoke`` keeps the scale's data, configs, models, DIMs
+    and metrics but cuts every stage to a handful of steps (:data:`_SMOKE`), one seed and Table 1's first
+    formulation: the whole pipeline of, say, ``gpu`` runs end to end on a CPU. Either is recorded in the
+    scale's :attr:`Scale.label` (``gpu --smoke``), so results of the named scale are never reused for it.
     """
+    from proxgan.objectives import get_formulation
+
     scale = replace(SCALES[check_choice("scale", name, SCALES)], data_root=data_root)
+    if table1 is not None:
+        if not table1:
+            raise ProxganError("--table1 needs at least one formulation")
+        for formulation in table1:
+            get_formulation(formulation)  # an unknown name is one clear error here, not an hour into the run
+        scale = replace(scale, table1=replace(scale.table1, formulations=tuple(table1)),
+                        options=(*scale.options, "--table1", ",".join(table1)))
     if not smoke:
         return scale
     smoked = {stage: _cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()}
     smoked["table1"] = replace(smoked["table1"], formulations=scale.table1.formulations[:1])
-    return replace(scale, name=f"{scale.name}+smoke", seeds=scale.seeds[:1], **smoked)
+    return replace(scale, seeds=scale.seeds[:1], options=(*scale.options, "--smoke"), **smoked)
