@@ -1,11 +1,12 @@
 """Worker pools: results in task order, progress forwarded, every task run when one fails, thread counts."""
 
 import os
+import sys
 
 import pytest
 
 from proxgan.errors import ProxganError
-from proxgan.parallel import Task, WorkerPool, available_cores, longest_first, threads_per_job
+from proxgan.parallel import Task, WorkerPool, available_cores, import_package, longest_first, threads_per_job
 
 
 def square_and_mark(x, out_dir, progress):
@@ -45,6 +46,20 @@ def test_a_failing_task_does_not_stop_the_others(jobs, pools, tmp_path):
         pools[jobs].run(tasks, messages.append)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "3", "4"]  # every other run finished and kept
     assert "    run2: failed: run 2 has bad input" in messages
+
+
+def loaded(module, progress):
+    """A task: whether ``module`` was imported in this process before the task ran."""
+    return module in sys.modules
+
+
+def test_preloaded_workers_hold_the_package_before_any_task_imports_it(pools):
+    module = "proxgan.theory.experiment"  # nothing this test module imports pulls it in
+    with WorkerPool(2, threads=1, preload="proxgan") as preloaded:
+        assert preloaded.run([Task(f"t{i}", loaded, {"module": module}) for i in range(2)], print) == [True, True]
+    assert pools[2].run([Task(f"t{i}", loaded, {"module": module}) for i in range(2)], print) == [False, False]
+    names = import_package("proxgan")
+    assert module in names and "proxgan.parallel" in names and not any(n.startswith("proxgan.cli") for n in names)
 
 
 def test_longest_first_orders_by_decreasing_cost_ties_in_list_order():

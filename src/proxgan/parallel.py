@@ -70,12 +70,32 @@ class WorkerProgress:
         _WORKER_QUEUE.put(message)
 
 
-def _init_worker(threads: int, queue: Any) -> None:
+def import_package(package: str) -> list[str]:
+    """Import every module of ``package`` but its command-line modules (``<package>.cli``); their names.
+
+    A long pipeline calls this at its start, in its own process and in each worker: modules otherwise imported
+    lazily, an hour in, would be read from a checkout that may have been edited since (a renamed function then
+    stops the run with an ImportError). Once imported, a module is not read again.
+    """
+    import importlib
+    import pkgutil
+
+    root = importlib.import_module(package)
+    names = [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")
+             if not m.name.startswith(f"{package}.cli")]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def _init_worker(threads: int, queue: Any, preload: str | None) -> None:
     global _WORKER_QUEUE
     import torch
 
     torch.set_num_threads(threads)
     _WORKER_QUEUE = queue
+    if preload is not None:
+        import_package(preload)
 
 
 def _drain(queue: Any, progress: Progress) -> None:
@@ -88,10 +108,12 @@ def _drain(queue: Any, progress: Progress) -> None:
 
 class WorkerPool:
     """``jobs`` spawned worker processes with ``threads`` torch threads each, started on first use and kept
-    for every later :meth:`run` (one start-up per pipeline, not per stage); a context manager."""
+    for every later :meth:`run` (one start-up per pipeline, not per stage); a context manager. ``preload``:
+    a package each worker imports whole when it starts (:func:`import_package`)."""
 
-    def __init__(self, jobs: int, threads: int):
+    def __init__(self, jobs: int, threads: int, preload: str | None = None):
         self.jobs, self.threads = check_positive_int("jobs", jobs), check_positive_int("threads", threads)
+        self.preload = preload
         self._executor: ProcessPoolExecutor | None = None
         self._queue: Any = None
 
@@ -111,7 +133,7 @@ class WorkerPool:
             context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start is unsafe
             self._queue = context.Queue()
             self._executor = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
-                                                 initargs=(self.threads, self._queue))
+                                                 initargs=(self.threads, self._queue, self.preload))
         return self._executor
 
     def run(self, tasks: list[Task], progress: Progress) -> list[Any]:

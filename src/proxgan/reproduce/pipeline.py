@@ -110,7 +110,8 @@ def run_pipeline(
     selected = select_stages(stages)
     root = prepare_out_dir(out_dir)
     progress = progress or (lambda message: None)
-    with WorkerPool(jobs, threads) as pool:
+    import_package("proxgan")  # the code this run started with, here and in the workers (see import_package)
+    with WorkerPool(jobs, threads, preload="proxgan") as pool:
         context = Context(root=root, scale=the_scale, device=device, progress=progress, pool=pool)
         statuses, wall_seconds = _run_stages(selected, context, force=force)
     collect(root, the_scale, statuses, command=command, wall_seconds=wall_seconds,
