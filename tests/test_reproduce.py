@@ -198,6 +198,21 @@ def test_the_trained_gans_are_scored_and_the_equilibrium_verdicts_show_it(tiny):
         assert row["trained GAN's emd (256 samples)"] == trained["value"]
 
 
+def test_a_finished_run_of_the_same_config_is_copied_not_retrained(tmp_path):
+    from proxgan.reproduce.runs import reuse_finished_run, train_run
+
+    p = R.get_scale("tiny").train
+    config = R.training_config(p, "sngan", strategy="regular", seed=0, steps=2)
+    trained = train_run(config, tmp_path / "train", device="cpu", label="t", progress=lambda m: None)
+    other_seed = R.training_config(p, "sngan", strategy="regular", seed=1, steps=2)
+    assert not reuse_finished_run(other_seed, tmp_path / "train", tmp_path / "seed1")
+    assert not reuse_finished_run(config, tmp_path / "nothing-here", tmp_path / "none")
+    assert reuse_finished_run(config, tmp_path / "train", tmp_path / "copy")
+    assert not reuse_finished_run(config, tmp_path / "train", tmp_path / "copy")  # never over an existing run
+    reused = train_run(config, tmp_path / "copy", device="cpu", label="t", progress=lambda m: None)
+    assert reused["results"]["final"] == trained["results"]["final"] and not (tmp_path / "seed1").exists()
+
+
 def test_run_cost_counts_discriminator_sized_steps():
     """Regular: steps × (n_critic + 1); proximal: steps × (T + 1), whatever n_critic says."""
     from proxgan.config import load_config

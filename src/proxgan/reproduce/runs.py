@@ -49,8 +49,9 @@ def train_run(config, run_dir: Path, *, device: str, label: str, progress: Progr
     from proxgan.runs import checkpoint_path
     from proxgan.train import train
 
-    if (run_dir / RESULTS_NAME).is_file() and read_results(run_dir)["results"].get("status") == "completed":
-        return read_results(run_dir)
+    doc = _completed(run_dir)
+    if doc is not None:
+        return doc
     every = max(1, config.train.steps // 4)
 
     def report(step: int, total: int, stats: dict[str, float]) -> None:
@@ -59,6 +60,29 @@ def train_run(config, run_dir: Path, *, device: str, label: str, progress: Progr
 
     return train(config, run_dir, device=device, resume=checkpoint_path(run_dir).is_file(), progress=report,
                  command=f"proxgan reproduce ({label})")
+
+
+def _completed(run_dir: Path) -> dict[str, Any] | None:
+    """The results document of the completed training run in ``run_dir``; None if there is none."""
+    if not (run_dir / RESULTS_NAME).is_file():
+        return None
+    doc = read_results(run_dir)
+    return doc if doc["results"].get("status") == "completed" else None
+
+
+def reuse_finished_run(config, source: Path, run_dir: Path) -> bool:
+    """Copy ``source``, a completed run of exactly ``config``, to ``run_dir`` when that holds nothing yet, so one
+    run is not trained twice (Table 1's regular first-seed run is the train stage's GAN where a scale trains
+    both alike: ``--scale cpu``); whether it did."""
+    import json
+
+    from proxgan.config import config_to_dict
+
+    doc = _completed(source)
+    if run_dir.exists() or doc is None or doc["config"] != json.loads(json.dumps(config_to_dict(config))):
+        return False
+    shutil.copytree(source, run_dir)
+    return True
 
 
 def training_seconds(doc: dict[str, Any]) -> float:

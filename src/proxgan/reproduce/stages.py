@@ -21,7 +21,8 @@ from typing import Any
 
 from proxgan.parallel import Progress, Task
 from proxgan.reproduce.figures import plot_table1, plot_table1_pairs
-from proxgan.reproduce.runs import METRIC_VALUES, equilibrium_run, scored_run, train_run, training_config, training_seconds
+from proxgan.reproduce.runs import (METRIC_VALUES, equilibrium_run, reuse_finished_run, scored_run, train_run,
+                                   training_config, training_seconds)
 from proxgan.reproduce.scales import Scale
 from proxgan.results import read_results
 
@@ -208,7 +209,7 @@ def run_cost(config) -> float:
 def train_table1_runs(todo: list[tuple[RunSpec, int]], runs: dict[str, Any], stage_dir: Path, ctx: Context) -> None:
     """Train and score every (spec, seed) of ``todo`` not in ``runs`` yet, in parallel (longest first, by
     :func:`run_cost`), and add them to ``runs``; a proximal variant's runs are proximal training with the
-    variant's overrides."""
+    variant's overrides. A run the train stage already trained (same config) is copied, not trained again."""
     p = ctx.scale.table1
     pending = {_run_name(spec, seed): (spec, seed) for spec, seed in todo}
     pending = {n: v for n, v in pending.items() if n not in runs}
@@ -220,6 +221,8 @@ def train_table1_runs(todo: list[tuple[RunSpec, int]], runs: dict[str, Any], sta
                                dim=dim, data_root=ctx.scale.data_root)
 
     configs = {n: config(*spec, seed) for n, (spec, seed) in pending.items()}
+    for n, ((formulation, *_), _) in pending.items():
+        reuse_finished_run(configs[n], ctx.root / "train" / formulation, stage_dir / "runs" / n)
     tasks = [Task(n, scored_run, {
         "config": configs[n], "run_dir": stage_dir / "runs" / n, "metric": p.metric, "n_samples": p.samples,
         "device": ctx.device, "data_root": ctx.scale.data_root, "label": n}, cost=run_cost(configs[n]))
