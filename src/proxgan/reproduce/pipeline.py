@@ -21,7 +21,7 @@ from typing import Any
 from proxgan.errors import ProxganError, check_choices, check_positive_int
 from proxgan.files import atomic_write, write_json
 from proxgan.locks import owns
-from proxgan.parallel import Progress, WorkerPool, threads_per_job
+from proxgan.parallel import Progress, WorkerPool, import_package, threads_per_job
 from proxgan.reproduce.scales import SCALES, Scale, get_scale
 from proxgan.reproduce.stages import STAGE_REQUIRES, STAGES, Context, Stage
 from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results, write_results
