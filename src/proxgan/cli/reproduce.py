@@ -44,8 +44,8 @@ def summarize(doc: dict[str, Any]) -> str:
                    "the whole pipeline of a scale in seconds (results recorded as scale 'NAME --smoke').")
 @click.option("--table1", "table1", default=None, metavar="LIST",
               help="Table 1's formulations, comma list, instead of the scale's (results recorded as scale "
-                   "'NAME --table1 LIST'). At --scale cpu the default row is nsgan-r1 (≈ 65 min); '--stages table1 "
-                   "--table1 sngan' runs the paper's SN-GAN row at the same settings (≈ 65 min more).")
+                   "'NAME --table1 LIST'). At --scale cpu the default row is nsgan-r1 (the whole scale: 80 min); "
+                   "'--stages table1 --table1 sngan' runs the paper's SN-GAN row at the same settings (72 min).")
 @out_option("reproduce")
 @json_option
 def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,
