@@ -46,11 +46,15 @@ def summarize(doc: dict[str, Any]) -> str:
               help="Table 1's formulations, comma list, instead of the scale's (results recorded as scale "
                    "'NAME --table1 LIST'). At --scale cpu the default row is nsgan-r1 (the whole scale: 80 min); "
                    "'--stages table1 --table1 sngan' runs the paper's SN-GAN row at the same settings (72 min).")
+@click.option("--same-steps", "same_steps", default=None, metavar="LIST",
+              help="Proximal variants that the scale trains at equal wall-clock time only, trained at regular "
+                   "training's generator steps too (results recorded as scale 'NAME --same-steps LIST'). At "
+                   "--scale cpu: t20, the paper's T = 20 (about 12x a regular step: some 2 h more on 2 cores).")
 @out_option("reproduce")
 @json_option
 def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,
-                      jobs: int | None, threads: int | None, smoke: bool, table1: str | None, out: Path,
-                      as_json: bool) -> None:
+                      jobs: int | None, threads: int | None, smoke: bool, table1: str | None, same_steps: str | None,
+                      out: Path, as_json: bool) -> None:
     """Run the paper end to end and write OUT/report.html (self-contained) and OUT/results.json.
 
     Stages: the GDA family on θ·φ; Theorems 1–3 on Gaussian GANs; the Nash and proximal-equilibrium
@@ -75,12 +79,17 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
     doc = run_pipeline(out, scale=scale, stages=stages, force=force, data_root=None if data_root is None
                        else str(data_root), device=device, progress=progress, command=command_line(), jobs=jobs,
                        threads=threads, smoke=smoke,
-                       table1=None if table1 is None else tuple(f.strip() for f in table1.split(",") if f.strip()))
+                       table1=_names(table1), same_steps=_names(same_steps))
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(summarize(doc))
         click.echo(f"report: {out / 'report.html'}")
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """A comma list as a tuple of its non-empty names; None stays None (the option was not given)."""
+    return None if text is None else tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 @click.command("report")

@@ -81,12 +81,19 @@ class TrainSettings:
 class ProximalVariant:
     """One proximal-training setting of Table 1: its ``name`` (``proximal``: the config's own ``proximal``
     block), ``proximal.*`` overrides, and whether it is also trained at regular training's generator-step
-    budget (``same_steps``; off where that would not fit the scale's time budget: it is then trained only at
-    regular training's wall-clock time, its cost per step measured by a ``pilot_steps`` run of one seed)."""
+    budget (``same_steps``; off where that would not fit the scale's time budget). Its cost per step, which sets
+    the equal-wall-clock step count, comes from its same-steps runs, or with ``pilot`` from a ``pilot_steps``
+    run of one seed (required without ``same_steps``; kept when ``--same-steps`` adds that column, so the
+    equal-time runs stay the ones the scale trains)."""
 
     name: str = "proximal"
     overrides: tuple[str, ...] = ()
     same_steps: bool = True
+    pilot: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.same_steps or self.pilot):
+            raise ValueError(f"proximal variant {self.name!r} needs same_steps or a pilot to be timed")
 
 
 @dataclass(frozen=True)
@@ -156,9 +163,10 @@ CPU_CONFIG = "mnist-fast"
 _CPU_LOG = ("log.every=50", "log.sample_every=1000", "log.checkpoint_every=1000", "log.eval_every=0")
 #: Table 1's proximal settings at cpu scale: the paper's (T = 20, λ = 0.1) costs over 10 regular steps per
 #: generator step here (20 double-backward inner steps on the whole batch), so it is trained at regular
-#: training's wall-clock time only; the cheaper setting (T = 5, Sobolev penalty on 16 rows) also at equal steps.
+#: training's wall-clock time only (``--same-steps t20`` adds its equal-steps column: about 2 h more on 2 cores);
+#: the cheaper setting (T = 5, Sobolev penalty on 16 rows) also at equal steps.
 CPU_PROXIMAL_VARIANTS = (
-    ProximalVariant("t20", ("proximal.steps=20", "proximal.lam=0.1"), same_steps=False),
+    ProximalVariant("t20", ("proximal.steps=20", "proximal.lam=0.1"), same_steps=False, pilot=True),
     ProximalVariant("t5-pb16", ("proximal.steps=5", "proximal.lam=0.1", "proximal.penalty_batch=16")),
 )
 
@@ -172,7 +180,7 @@ SCALES: dict[str, Scale] = {
         equilibrium=EquilibriumSettings(steps=3, inner_steps=2, log_points=3, eval_size=64, eval_batches=3),
         table1=Table1Settings("ring8-wgan-gp", "ring8", ("wgan-wc",), steps=4, overrides=_TINY, metric="emd",
                               samples=256, dims=(8,),
-                              variants=(ProximalVariant(), ProximalVariant("t3", ("proximal.steps=3",), same_steps=False)),
+                              variants=(ProximalVariant(), ProximalVariant("t3", ("proximal.steps=3",), same_steps=False, pilot=True)),
                               pilot_steps=2),
         seeds=_SEEDS,
     ),
@@ -236,13 +244,15 @@ def _cut(settings: Any, changes: dict[str, Any]) -> Any:
 
 
 def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False,
-              table1: tuple[str, ...] | None = None) -> Scale:
+              table1: tuple[str, ...] | None = None, same_steps: tuple[str, ...] | None = None) -> Scale:
     """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in.
 
     ``table1``: Table 1's formulations instead of the scale's (e.g. the paper's ``sngan`` row at ``cpu``,
-    whose default row alone fills its time budget). ``smoke`` keeps the scale's data, configs, models, DIMs
+    whose default row alone fills its time budget). ``same_steps``: Table 1's proximal variants that the scale
+    trains at equal wall-clock time only, trained at equal generator steps too (``cpu``'s ``t20``: the paper's
+    T = 20, about 2 h more on 2 cores). ``smoke`` keeps the scale's data, configs, models, DIMs
     and metrics but cuts every stage to a handful of steps (:data:`_SMOKE`), one seed and Table 1's first
-    formulation: the whole pipeline of, say, ``gpu`` runs end to end on a CPU. Either is recorded in the
+    formulation: the whole pipeline of, say, ``gpu`` runs end to end on a CPU. Each is recorded in the
     scale's :attr:`Scale.label` (``gpu --smoke``), so results of the named scale are never reused for it.
     """
     from proxgan.objectives import get_formulation
@@ -255,8 +265,24 @@ def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False,
             get_formulation(formulation)  # an unknown name is one clear error here, not an hour into the run
         scale = replace(scale, table1=replace(scale.table1, formulations=tuple(table1)),
                         options=(*scale.options, "--table1", ",".join(table1)))
+    if same_steps is not None:
+        scale = _with_same_steps(scale, same_steps)
     if not smoke:
         return scale
     smoked = {stage: _cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()}
     smoked["table1"] = replace(smoked["table1"], formulations=scale.table1.formulations[:1])
     return replace(scale, seeds=scale.seeds[:1], options=(*scale.options, "--smoke"), **smoked)
+
+
+def _with_same_steps(scale: Scale, names: tuple[str, ...]) -> Scale:
+    """``scale`` with the proximal variants ``names`` (trained at equal time only) trained at equal steps too."""
+    timed_only = [v.name for v in scale.table1.variants if not v.same_steps]
+    if not names:
+        raise ProxganError("--same-steps needs at least one proximal variant")
+    for name in names:
+        if name not in timed_only:
+            raise ProxganError(f"--same-steps: {name!r} is not a variant that scale {scale.name!r} trains at equal "
+                               f"time only (choose from: {', '.join(timed_only) or 'none'})")
+    variants = tuple(replace(v, same_steps=True) if v.name in names else v for v in scale.table1.variants)
+    return replace(scale, table1=replace(scale.table1, variants=variants),
+                   options=(*scale.options, "--same-steps", ",".join(names)))

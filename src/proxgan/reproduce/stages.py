@@ -251,8 +251,8 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     """§6.2: per (formulation, DIM, proximal variant), regular and proximal training with the same
     generator-step budget on every seed, scored by the scale's metric; then proximal training cut to regular
     training's wall-clock time (:func:`equal_time_steps`; when that is the budget itself, the equal-time column
-    is the same-steps column: the same runs). A variant without ``same_steps`` is timed by a one-seed pilot run
-    instead and trained only at equal time. Runs of one phase run in parallel; per-seed values are kept in the
+    is the same-steps column: the same runs). A variant with a ``pilot`` is timed by a one-seed pilot run
+    instead of its same-steps runs; one without ``same_steps`` is trained only at equal time. Runs of one phase run in parallel; per-seed values are kept in the
     order of the scale's seeds, so columns pair by seed (:func:`proxgan.rules.paired_difference`)."""
     from proxgan.report.verdicts import table1_row_label
 
@@ -262,7 +262,7 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     cells = [(f, dim) for f in p.formulations for dim in p.dims]
     same_budget = [(f, dim, "regular", p.steps) for f, dim in cells] + [
         (f, dim, v.name, p.steps) for f, dim in cells for v in p.variants if v.same_steps]
-    pilots = [(f, dim, v.name, p.pilot_steps) for f, dim in cells for v in p.variants if not v.same_steps]
+    pilots = [(f, dim, v.name, p.pilot_steps) for f, dim in cells for v in p.variants if v.pilot]
     train_table1_runs([(spec, seed) for spec in same_budget for seed in seeds]
                       + [(spec, seeds[0]) for spec in pilots], runs, stage_dir, ctx)
     regular = {cell: table1_column((*cell, "regular", p.steps), runs, seeds) for cell in cells}
@@ -272,7 +272,7 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
             if v.same_steps:
                 same_steps[f, dim, v.name] = table1_column((f, dim, v.name, p.steps), runs, seeds)
                 per_step = same_steps[f, dim, v.name]["seconds"]["mean"] / p.steps
-            else:
+            if v.pilot:
                 per_step = runs[_run_name((f, dim, v.name, p.pilot_steps), seeds[0])]["training_seconds"] / p.pilot_steps
             equal_steps[f, dim, v.name] = equal_time_steps(regular[f, dim]["seconds"]["mean"] / p.steps, per_step, p.steps)
     train_table1_runs([((f, dim, name, n), seed) for (f, dim, name), (n, _) in equal_steps.items() for seed in seeds],
