@@ -271,6 +271,42 @@ def test_tiny_table1_has_a_row_per_proximal_variant(tiny):
     assert (out / "table1" / "table1-pairs-wgan-wc-dim8-t3.png").is_file()
 
 
+def test_same_steps_adds_the_equal_steps_column_and_keeps_the_pilot_timed_equal_time_runs(tiny, tmp_path):
+    """--same-steps t3 trains tiny's equal-time-only variant at regular training's steps too; its equal-time step
+    count still comes from the pilot, so with the fixture's runs copied in, the equal-time runs are the fixture's
+    own (reused, not retrained) and only the same-steps runs are new."""
+    import shutil
+
+    from proxgan.results import read_results
+
+    out, _, _ = tiny
+    shutil.copytree(out / "table1" / "runs", tmp_path / "table1" / "runs")
+    before = set((tmp_path / "table1" / "runs").iterdir())
+    doc = R.run_pipeline(tmp_path, scale="tiny", stages="table1", same_steps=("t3",), threads=1)
+    assert doc["config"]["scale"] == "tiny --same-steps t3"
+    timed = read_results(out / "table1")["results"]["summary"]["rows"][1]
+    row = read_results(tmp_path / "table1")["results"]["summary"]["rows"][1]
+    assert row["variant"] == "t3" and len(row["proximal"]["values"]) == 5
+    assert row["equal_time"] == timed["equal_time"]
+    new = {path.name for path in set((tmp_path / "table1" / "runs").iterdir()) - before}
+    assert new == {f"wgan-wc-dim8-t3-4steps-seed{seed}" for seed in range(5)}
+    verdicts = {r["claim"]: r for r in doc["results"]["verdicts"]}
+    assert [r["row"] for r in verdicts["table1"]["measured"]["rows"]] == ["wgan-wc DIM=8", "wgan-wc DIM=8 t3"]
+
+
+def test_same_steps_option_names_a_variant_trained_at_equal_time_only():
+    scale = R.get_scale("cpu", same_steps=("t20",))
+    assert scale.label == "cpu --same-steps t20"
+    t20 = scale.table1.variant("t20")
+    assert t20.same_steps and t20.pilot and scale.table1.variant("t5-pb16") == R.get_scale("cpu").table1.variant("t5-pb16")
+    for names, message in ((("t5-pb16",), "'t5-pb16' is not a variant that scale 'cpu' trains at equal time only"),
+                           (("bogus",), r"choose from: t20\)"), ((), "needs at least one proximal variant")):
+        with pytest.raises(ProxganError, match=message):
+            R.get_scale("cpu", same_steps=names)
+    with pytest.raises(ValueError, match="needs same_steps or a pilot"):
+        R.ProximalVariant("t1", same_steps=False)
+
+
 def test_cli_report_regenerates_and_reproduce_skips(tiny):
     out, doc, _ = tiny
     (out / "report.html").unlink()
@@ -293,7 +329,9 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
                           (["reproduce", "--threads", "0", "--out", str(tmp_path)], "threads must be a positive integer"),
                           (["reproduce", "--table1", "nsgan,bogus", "--out", str(tmp_path)],
                            "unknown formulation 'bogus'"),
-                          (["reproduce", "--table1", ",", "--out", str(tmp_path)], "--table1 needs at least one")):
+                          (["reproduce", "--table1", ",", "--out", str(tmp_path)], "--table1 needs at least one"),
+                          (["reproduce", "--scale", "cpu", "--same-steps", "t5", "--out", str(tmp_path)],
+                           "'t5' is not a variant that scale 'cpu' trains at equal time only")):
         result = runner.invoke(main, args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
