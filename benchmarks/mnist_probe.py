@@ -3,13 +3,16 @@
 ``train``: trains ``mnist-fast`` with OVERRIDES in-process (no run directory) and every ``--every`` steps scores
 G and its EMA on 2,000 samples (classifier IS / FID, the shipped LeNet); ``--bn-modes`` also scores them with
 BatchNorm in train mode and with the EMA's BatchNorm statistics recomputed; ``--r1-rows N`` sets the rows R1 is
-estimated on (0: the whole batch), ``--r1-gamma G`` its weight γ. One JSON line per evaluation.
+estimated on (0: the whole batch), ``--r1-gamma G`` its weight γ; ``--average KIND:DECAY:START`` (repeatable) keeps
+and scores further averages of G beside the config's (e.g. ``ema:0.9995:2000``, ``polyak:0:6000``): averaging
+never changes training, so one run compares them all. One JSON line per evaluation.
 
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
 
-    python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 [--r1-rows 0] [--r1-gamma 1] [OVERRIDE ...]
+    python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 [--r1-rows 0] [--r1-gamma 1]
+        [--average ema:0.9995:2000 ...] [OVERRIDE ...]
     python benchmarks/mnist_probe.py diagnose RUN_DIR
 """
 
@@ -24,6 +27,7 @@ import time
 
 import torch
 
+from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import load_config
 from proxgan.metrics import evaluate
 from proxgan.metrics.classifier import load_classifier
@@ -51,6 +55,7 @@ def draw(G: torch.nn.Module, mode: str, n: int = 2000, seed: int = 123) -> torch
 
 
 def train(args: argparse.Namespace) -> None:
+    averages = {spec: parse_average(spec) for spec in args.average}
     config = load_config("mnist-fast", [f"data.root={args.data_root}", f"train.steps={args.steps}", *args.overrides])
     data = load_experiment_data(config)
     trainer = build_trainer(config, torch.device("cpu"), data)
@@ -58,19 +63,32 @@ def train(args: argparse.Namespace) -> None:
         trainer.formulation = dataclasses.replace(trainer.formulation, r1_rows=args.r1_rows or None)
     if args.r1_gamma is not None:
         trainer.formulation = dataclasses.replace(trainer.formulation, r1=args.r1_gamma)
+    extra = {spec: IterateAverage(trainer.G, average) for spec, average in averages.items()}
     modes = ("eval", "train", "recal") if args.bn_modes else ("eval",)
     start = time.perf_counter()
     for step in range(1, config.train.steps + 1):
         trainer.train_step()
+        for average in extra.values():
+            average.update(trainer.G, step)
         if step % args.every:
             continue
         record = {"step": step, "seconds": round(time.perf_counter() - start, 1)}
-        generators = {"G": trainer.G, **({"ema": trainer.G_average.module} if trainer.G_average else {})}
+        generators = {"G": trainer.G, **({"ema": trainer.G_average.module} if trainer.G_average else {}),
+                      **{spec: average.module for spec, average in extra.items()}}
         for name, G in generators.items():
             for mode in modes:
                 m = evaluate(draw(G, mode), data, "cls_is,cls_fid")
                 record[f"{name}-{mode}"] = [round(m["cls_is"]["mean"], 3), round(m["cls_fid"]["value"], 2)]
         print(json.dumps(record), flush=True)
+
+
+def parse_average(spec: str) -> AveragingConfig:
+    """``KIND:DECAY:START`` (``ema:0.9995:2000``; Polyak ignores DECAY) as an averaging config."""
+    try:
+        kind, decay, start = spec.split(":")
+        return AveragingConfig(kind, float(decay), int(start))
+    except ValueError:
+        raise SystemExit(f"--average wants KIND:DECAY:START, e.g. ema:0.9995:2000; got {spec!r}") from None
 
 
 def diagnose(args: argparse.Namespace) -> None:
@@ -96,6 +114,7 @@ def main() -> None:
     t.add_argument("--bn-modes", action="store_true")
     t.add_argument("--r1-rows", type=int)
     t.add_argument("--r1-gamma", type=float)
+    t.add_argument("--average", action="append", default=[], metavar="KIND:DECAY:START")
     t.add_argument("overrides", nargs="*")
     d = commands.add_parser("diagnose")
     d.add_argument("run_dir")
