@@ -361,3 +361,9 @@ def finished_results(out_dir: Path, state: dict[str, Any], steps: int) -> dict[s
     doc = read_results(out_dir)
     done = doc["results"].get("status") == "completed" and doc["results"].get("steps") == state["step"]
     return doc if done and state["step"] == steps else None
+
+
+def training_seconds(doc: dict[str, Any]) -> float:
+    """Wall time of a run's training loop itself, from its results document (the last logged step's clock; no
+    data loading or figures)."""
+    return float(doc["results"]["final"]["wall_seconds"])

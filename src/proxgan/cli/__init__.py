@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "equilibrium": "proxgan.cli.equilibrium:equilibrium",
     "evaluate": "proxgan.cli.evaluate:evaluate",
     "classifier": "proxgan.cli.classifier:classifier",
+    "compare": "proxgan.cli.compare:compare",
     "games": "proxgan.cli.games:games",
     "train": "proxgan.cli.train:train",
     "reproduce": "proxgan.cli.reproduce:reproduce_command",
@@ -35,6 +36,7 @@ SUBCOMMANDS: dict[str, str] = {
 #: a test checks each line against its command's own short help
 SHORT_HELP: dict[str, str] = {
     "classifier": "Retrain DATASET's LeNet exactly as the shipped one was trained, and compare with it.",
+    "compare": "Compare two sets of finished runs seed by seed: did the TREATMENT runs beat the BASELINE runs?",
     "equilibrium": "Freeze RUN_DIR's discriminator and keep optimizing its generator: against V (Nash test) and against the proximal objective V_λ^prox (proximal test).",
     "evaluate": "Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics.",
     "games": "Game dynamics: why gradient descent-ascent fails on the smallest GAN.",

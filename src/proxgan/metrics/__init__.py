@@ -234,22 +234,25 @@ def _emd(ctx: EvalContext) -> dict:
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric: ``compute(ctx) -> dict`` of plain numbers (and what they were computed against)."""
+    """A metric: ``compute(ctx) -> dict`` of plain numbers (and what they were computed against); ``headline``
+    is the key of its one number for comparisons (Table 1, ``proxgan compare``), ``higher_is_better`` its direction."""
 
     name: str
     description: str
     compute: Callable[[EvalContext], dict]
+    headline: str
+    higher_is_better: bool
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("is", "Inception Score, 10 splits (Salimans et al. 2016)", _inception_score),
-    Metric("fid", "Fréchet Inception Distance to the training set", _fid),
-    Metric("kid", "Kernel Inception Distance to the training set", _kid),
-    Metric("cls_is", "LeNet classifier Inception score, max 10 (digits, mnist)", _classifier_score),
-    Metric("cls_fid", "Fréchet distance in LeNet features (digits, mnist)", _classifier_fid),
-    Metric("modes", "modes covered and high-quality fraction (ring8, grid25)", _modes),
-    Metric("w2", "exact W2 of the fitted Gaussian to the target (gaussian)", _w2),
-    Metric("emd", "empirical W1/W2 to the data points, POT (point data)", _emd),
+    Metric("is", "Inception Score, 10 splits (Salimans et al. 2016)", _inception_score, "mean", True),
+    Metric("fid", "Fréchet Inception Distance to the training set", _fid, "value", False),
+    Metric("kid", "Kernel Inception Distance to the training set", _kid, "mean", False),
+    Metric("cls_is", "LeNet classifier Inception score, max 10 (digits, mnist)", _classifier_score, "mean", True),
+    Metric("cls_fid", "Fréchet distance in LeNet features (digits, mnist)", _classifier_fid, "value", False),
+    Metric("modes", "modes covered and high-quality fraction (ring8, grid25)", _modes, "high_quality_fraction", True),
+    Metric("w2", "exact W2 of the fitted Gaussian to the target (gaussian)", _w2, "value", False),
+    Metric("emd", "empirical W1/W2 to the data points, POT (point data)", _emd, "w1", False),
 )}
 
 

@@ -11,20 +11,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from proxgan.metrics import METRICS
 from proxgan.parallel import Progress
 from proxgan.reproduce.scales import EquilibriumSettings, TrainSettings
 from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results
+from proxgan.runs import training_seconds
 
-#: metric -> (key of its result in proxgan.metrics.evaluate, higher is better)
-METRIC_VALUES: dict[str, tuple[str, bool]] = {
-    "is": ("mean", True),
-    "cls_is": ("mean", True),
-    "fid": ("value", False),
-    "cls_fid": ("value", False),
-    "modes": ("high_quality_fraction", True),
-    "emd": ("w1", False),
-    "w2": ("value", False),
-}
+#: metric -> (key of its result in proxgan.metrics.evaluate, higher is better), from the metric registry
+METRIC_VALUES: dict[str, tuple[str, bool]] = {m.name: (m.headline, m.higher_is_better) for m in METRICS.values()}
 
 
 def training_config(p: TrainSettings, formulation: str, *, strategy: str, seed: int, steps: int,
@@ -83,11 +77,6 @@ def reuse_finished_run(config, source: Path, run_dir: Path) -> bool:
         return False
     shutil.copytree(source, run_dir)
     return True
-
-
-def training_seconds(doc: dict[str, Any]) -> float:
-    """Wall time of the training loop itself (the last logged step's clock; no data loading or figures)."""
-    return float(doc["results"]["final"]["wall_seconds"])
 
 
 def sample_quality(run_dir: Path, metric: str, n_samples: int, *, device: str, data_root: str | None) -> float:

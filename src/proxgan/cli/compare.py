@@ -1,0 +1,74 @@
+"""``proxgan compare BASELINE... vs TREATMENT...``: did the change make the GAN better, and at what cost?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from proxgan.cli import PathType, json_option
+from proxgan.errors import ProxganError
+
+
+def split_sets(runs: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
+    """The run directories before and after the one ``vs`` among ``runs``."""
+    marks = [i for i, run in enumerate(runs) if str(run) == "vs"]
+    if len(marks) != 1:
+        raise ProxganError("write the two sets of runs as BASELINE... vs TREATMENT... (one 'vs' between them)")
+    return list(runs[: marks[0]]), list(runs[marks[0] + 1:])
+
+
+def summarize(doc: dict[str, Any]) -> str:
+    """One row per seed, each set's mean, the paired difference with its interval and verdict, and the cost."""
+    config, results = doc["config"], doc["results"]
+    lines = [f"{config['metric']} ({config['headline']}, {'higher' if config['higher_is_better'] else 'lower'} is "
+             f"better) on {config['samples']} samples of {results['dataset']}, paired by seed:",
+             f"  {'seed':>6}  {'baseline':>10}  {'treatment':>10}  {'difference':>10}  {'time ratio':>10}"]
+    sign = 1.0 if config["higher_is_better"] else -1.0
+    for pair in results["pairs"]:
+        b, t = pair["baseline"], pair["treatment"]
+        lines.append(f"  {pair['seed']:>6}  {b['score']:>10.4g}  {t['score']:>10.4g}  {sign * (t['score'] - b['score']):>+10.4g}"
+                     f"  {t['training_seconds'] / b['training_seconds']:>10.3g}")
+    for name in ("baseline", "treatment"):
+        m = results[name]
+        lines.append(f"{name}: {m['mean']:.4g} ± {m['std']:.3g} (mean ± std over {m['n']} seeds)")
+    d, ci = results["difference"], results["difference"]["ci95"]
+    interval = "no interval with fewer than 2 pairs" if ci is None else f"95 % CI [{ci[0]:+.4g}, {ci[1]:+.4g}]"
+    lines.append(f"improvement of the treatment: {d['mean']:+.4g} ({interval}; {results['interval']}): "
+                 f"{results['verdict'].upper()}")
+    cost, ci = results["time_ratio"], results["time_ratio"]["ci95"]
+    spread = "" if ci is None else f" (95 % CI [{ci[0]:.3g}, {ci[1]:.3g}])"
+    lines.append(f"cost: the treatment's training loop took {cost['mean']:.3g}× the baseline's time{spread}")
+    return "\n".join(lines)
+
+
+@click.command("compare")
+@click.argument("runs", nargs=-1, required=True, type=PathType(path_type=Path))
+@click.option("--metric", default="cls_is", show_default=True,
+              help="One metric (is, fid, kid, cls_is, cls_fid, modes, w2, emd); its headline number is compared.")
+@click.option("--samples", "n_samples", type=int, default=5000, show_default=True, help="Generator samples per run.")
+@click.option("--data-root", type=PathType(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Where MNIST/CIFAR-10/CelebA live (overrides the runs' data.root).")
+@click.option("--device", default="cpu", show_default=True, help="Device for sampling and scoring.")
+@json_option
+def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path | None, device: str,
+            as_json: bool) -> None:
+    """Compare two sets of finished runs seed by seed: did the TREATMENT runs beat the BASELINE runs?
+
+    Runs are paired by their config's seed and scored on the same samples (recorded in each run's results.json,
+    as by 'proxgan evaluate'). The verdict is Table 1's rule: the 95 % Student-t interval of the mean paired
+    improvement above 0 → better, below 0 → worse, otherwise inconclusive. The cost is the per-seed ratio of
+    training-loop wall times (meaningful only if both sets ran under the same machine conditions).
+
+    \b
+    Example (5 seeds each):
+      proxgan compare runs/regular-s* vs runs/proximal-s* --metric cls_is --samples 5000
+    """
+    from proxgan.comparison import compare_runs
+
+    baseline, treatment = split_sets(runs)
+    doc = compare_runs(baseline, treatment, metric, n_samples=n_samples, device=device, data_root=data_root,
+                       progress=None if as_json else lambda message: click.echo(message, err=True))
+    click.echo(json.dumps(doc, indent=2) if as_json else summarize(doc))

@@ -1,0 +1,101 @@
+"""proxgan.comparison and ``proxgan compare``: Table 1's paired rule on a user's own runs."""
+
+import json
+import math
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from scipy.stats import t as student_t
+
+from proxgan.cli import main
+from proxgan.comparison import compare_scores, pair_by_seed
+from proxgan.errors import ProxganError
+
+TINY = ["ring8-wgan-gp", "model.dim=8", "train.steps=3", "train.batch_size=16", "log.every=1",
+        "log.sample_every=1000", "log.checkpoint_every=1000"]  # fmt: skip
+
+
+def test_paired_difference_and_verdict_by_hand():
+    """d = treatment − baseline = (1.1, 0.9, 1.0, 1.2, 0.8): mean 1, s = sqrt(0.1/4), CI 1 ± t₀.₉₇₅,₄·s/√5."""
+    baseline = [1.0, 2.0, 3.0, 4.0, 5.0]
+    treatment = [b + d for b, d in zip(baseline, (1.1, 0.9, 1.0, 1.2, 0.8))]
+    result = compare_scores(baseline, treatment, higher_is_better=True)
+    half = student_t.ppf(0.975, 4) * math.sqrt(0.1 / 4) / math.sqrt(5)
+    assert result["difference"]["mean"] == pytest.approx(1.0)
+    assert result["difference"]["ci95"] == pytest.approx([1 - half, 1 + half])
+    assert result["verdict"] == "better" and result["baseline"]["mean"] == pytest.approx(3.0)
+    assert compare_scores(baseline, treatment, higher_is_better=False)["verdict"] == "worse"  # a distance rose
+    assert compare_scores(treatment, baseline, higher_is_better=True)["verdict"] == "worse"
+    null = [b + d for b, d in zip(baseline, (0.3, -0.2, 0.1, -0.3, 0.1))]
+    assert compare_scores(baseline, null, higher_is_better=True)["verdict"] == "inconclusive"
+    one = compare_scores([1.0], [2.0], higher_is_better=True)
+    assert one["difference"]["ci95"] is None and one["verdict"] == "inconclusive"
+
+
+def test_pairing_is_by_seed_and_refuses_duplicates_and_unpaired_seeds(tmp_path):
+    a, b, c, d = (tmp_path / n for n in "abcd")
+    assert pair_by_seed({a: 3, b: 1}, {c: 1, d: 3}) == [(1, b, c), (3, a, d)]
+    with pytest.raises(ProxganError, match="have the same seed 1"):
+        pair_by_seed({a: 1, b: 1}, {c: 1, d: 2})
+    with pytest.raises(ProxganError, match=r"seed\(s\) 2, 5 are in one set only"):
+        pair_by_seed({a: 1, b: 2}, {c: 1, d: 5})
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """Two regular and two proximal 3-step ring8 runs, seeds 0 and 1."""
+    root = tmp_path_factory.mktemp("compare")
+    runs = {}
+    for strategy in ("regular", "proximal"):
+        for seed in (0, 1):
+            out = root / f"{strategy}-s{seed}"
+            res = CliRunner().invoke(main, ["train", *TINY, f"train.strategy={strategy}", "proximal.steps=2",
+                                            f"seed={seed}", "--out", str(out)])
+            assert res.exit_code == 0, res.output
+            runs[strategy, seed] = out
+    return runs
+
+
+def test_cli_compares_scores_recorded_like_evaluate(tiny_runs):
+    """The scores compared are the ones `proxgan compare` records in each run (as `proxgan evaluate` does), in
+    seed order whatever the order given; the difference and the time ratio follow from them."""
+    regular, proximal = [tiny_runs["regular", s] for s in (1, 0)], [tiny_runs["proximal", s] for s in (0, 1)]
+    res = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
+                                    "--samples", "128", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output[res.output.index("{"):])
+    pairs = doc["results"]["pairs"]
+    assert [p["seed"] for p in pairs] == [0, 1]
+    for pair in pairs:
+        for side in ("baseline", "treatment"):
+            recorded = json.loads((tiny_runs[pair[side]["strategy"], pair["seed"]] / "results.json").read_text())
+            assert recorded["results"]["metrics"]["emd"]["w1"] == pair[side]["score"]
+            assert recorded["results"]["metrics"]["emd"]["samples"] == 128
+    w1 = [(p["baseline"]["score"], p["treatment"]["score"]) for p in pairs]
+    assert doc["results"]["difference"]["values"] == pytest.approx([b - t for b, t in w1])  # lower W1 is better
+    assert doc["results"]["verdict"] in ("better", "worse", "inconclusive")
+    ratios = [p["treatment"]["training_seconds"] / p["baseline"]["training_seconds"] for p in pairs]
+    assert doc["results"]["time_ratio"]["values"] == pytest.approx(ratios)
+    text = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
+                                     "--samples", "128"])
+    assert text.exit_code == 0 and "improvement of the treatment" in text.output and "paired by seed" in text.output
+
+
+def test_cli_bad_input_is_one_line_exit_2(tiny_runs, tmp_path):
+    reg, prox = str(tiny_runs["regular", 0]), str(tiny_runs["proximal", 1])
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(tiny_runs["regular", 1], unfinished)
+    doc = json.loads((unfinished / "results.json").read_text())
+    doc["results"]["status"] = "interrupted"
+    (unfinished / "results.json").write_text(json.dumps(doc))
+    for args, message in (([reg, prox], "one 'vs' between them"),
+                          ([reg, "vs", prox], "seed(s) 0, 1 are in one set only"),
+                          ([reg, "vs", str(tiny_runs["proximal", 0]), "--metric", "fidd"], "unknown metric 'fidd'"),
+                          ([reg, "vs", str(tmp_path)], "is not a training run"),
+                          ([reg, "vs", str(unfinished)], "is not a finished training run (status 'interrupted')"),
+                          ([reg, "vs", str(tiny_runs["proximal", 0]), "--samples", "0"], "samples must be a positive")):
+        res = CliRunner().invoke(main, ["compare", *args])
+        assert res.exit_code == 2, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in res.output, res.output
