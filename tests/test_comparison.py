@@ -77,9 +77,15 @@ def test_cli_compares_scores_recorded_like_evaluate(tiny_runs):
     assert doc["results"]["verdict"] in ("better", "worse", "inconclusive")
     ratios = [p["treatment"]["training_seconds"] / p["baseline"]["training_seconds"] for p in pairs]
     assert doc["results"]["time_ratio"]["values"] == pytest.approx(ratios)
-    text = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
-                                     "--samples", "128"])
-    assert text.exit_code == 0 and "improvement of the treatment" in text.output and "paired by seed" in text.output
+
+
+def test_cli_summary_and_pair_figure(tiny_runs, tmp_path):
+    regular, proximal = [tiny_runs["regular", s] for s in (0, 1)], [tiny_runs["proximal", s] for s in (0, 1)]
+    res = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
+                                    "--samples", "128", "--plot", str(tmp_path / "pairs.png")])
+    assert res.exit_code == 0, res.output
+    assert "improvement of the treatment" in res.output and "paired by seed" in res.output
+    assert (tmp_path / "pairs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_bad_input_is_one_line_exit_2(tiny_runs, tmp_path):
@@ -94,7 +100,9 @@ def test_cli_bad_input_is_one_line_exit_2(tiny_runs, tmp_path):
                           ([reg, "vs", str(tiny_runs["proximal", 0]), "--metric", "fidd"], "unknown metric 'fidd'"),
                           ([reg, "vs", str(tmp_path)], "is not a training run"),
                           ([reg, "vs", str(unfinished)], "is not a finished training run (status 'interrupted')"),
-                          ([reg, "vs", str(tiny_runs["proximal", 0]), "--samples", "0"], "samples must be a positive")):
+                          ([reg, "vs", str(tiny_runs["proximal", 0]), "--samples", "0"], "samples must be a positive"),
+                          ([reg, "vs", str(tiny_runs["proximal", 0]), "--plot", str(tmp_path / "no" / "p.png")],
+                           "--plot: no directory")):
         res = CliRunner().invoke(main, ["compare", *args])
         assert res.exit_code == 2, res.output
         lines = [line for line in res.output.splitlines() if line.strip()]

@@ -101,3 +101,23 @@ def compare_runs(
     return {"config": {"metric": metric, "headline": headline, "higher_is_better": higher, "samples": n_samples,
                        "baseline": [str(r) for r in baseline], "treatment": [str(r) for r in treatment]},
             "results": {**summary, "time_ratio": cost, "pairs": records, "dataset": datasets.pop()}}
+
+
+def plot_comparison(doc: dict[str, Any], path: str | Path) -> Path:
+    """The pairs of a :func:`compare_runs` result as a paired slope plot (one line per seed, baseline → treatment),
+    titled with the verdict and the interval; written to ``path`` (PNG)."""
+    from proxgan.figures import paired_slopes, plt, save_figure
+
+    config, results = doc["config"], doc["results"]
+    fig, ax = plt.subplots(figsize=(3.6, 3.4))
+    paired_slopes(ax, [results["baseline"]["values"], results["treatment"]["values"]],
+                  [results["baseline"]["mean"], results["treatment"]["mean"]], ["baseline", "treatment"],
+                  [pair["seed"] for pair in results["pairs"]])
+    ax.set_ylabel(f"{config['metric']} ({'higher' if config['higher_is_better'] else 'lower'} is better)")
+    d, ci = results["difference"]["mean"], results["difference"]["ci95"]
+    interval = "" if ci is None else f", 95 % CI [{ci[0]:+.3g}, {ci[1]:+.3g}]"
+    ax.set_title(f"treatment {results['verdict']}: {d:+.3g}{interval}\n{config['samples']} samples of "
+                 f"{results['dataset']}, {len(results['pairs'])} seeds", fontsize=8)
+    path = Path(path)
+    save_figure(fig, path.parent, path.name)
+    return path

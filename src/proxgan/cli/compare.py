@@ -52,9 +52,11 @@ def summarize(doc: dict[str, Any]) -> str:
 @click.option("--data-root", type=PathType(path_type=Path, file_okay=False, exists=True), default=None,
               help="Where MNIST/CIFAR-10/CelebA live (overrides the runs' data.root).")
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and scoring.")
+@click.option("--plot", type=PathType(path_type=Path, dir_okay=False), default=None,
+              help="Also draw the pairs (one line per seed, baseline → treatment) into this PNG file.")
 @json_option
 def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path | None, device: str,
-            as_json: bool) -> None:
+            plot: Path | None, as_json: bool) -> None:
     """Compare two sets of finished runs seed by seed: did the TREATMENT runs beat the BASELINE runs?
 
     Runs are paired by their config's seed and scored on the same samples (recorded in each run's results.json,
@@ -64,11 +66,15 @@ def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path
 
     \b
     Example (5 seeds each):
-      proxgan compare runs/regular-s* vs runs/proximal-s* --metric cls_is --samples 5000
+      proxgan compare runs/regular-s* vs runs/proximal-s* --metric cls_is --samples 5000 --plot pairs.png
     """
-    from proxgan.comparison import compare_runs
+    from proxgan.comparison import compare_runs, plot_comparison
 
     baseline, treatment = split_sets(runs)
+    if plot is not None and not plot.parent.is_dir():
+        raise ProxganError(f"--plot: no directory {str(plot.parent)!r} to write {plot.name!r} into")
     doc = compare_runs(baseline, treatment, metric, n_samples=n_samples, device=device, data_root=data_root,
                        progress=None if as_json else lambda message: click.echo(message, err=True))
     click.echo(json.dumps(doc, indent=2) if as_json else summarize(doc))
+    if plot is not None:
+        click.echo(f"figure: {plot_comparison(doc, plot)}", err=as_json)

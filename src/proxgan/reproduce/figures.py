@@ -50,21 +50,16 @@ def plot_table1(summary: dict[str, Any], out_dir: Path) -> str:
 def plot_table1_pairs(summary: dict[str, Any], row: dict[str, Any], out_dir: Path) -> str:
     """One Table 1 row, seed by seed: each seed's regular, proximal (same steps) and proximal (same time)
     scores joined by a line (a paired slope plot), the column means in black."""
-    from proxgan.figures import plt, save_figure
+    from proxgan.figures import paired_slopes, plt, save_figure
 
     fig, ax = plt.subplots(figsize=(4.2, 3.4))
     columns = [pick(row) or _EMPTY | {"values": [math.nan] * len(summary["seeds"])} for _, _, pick in TABLE1_COLUMNS]
-    for i, seed in enumerate(summary["seeds"]):
-        ax.plot(range(len(columns)), [c["values"][i] for c in columns], "o-", color=f"C{i % 10}", alpha=0.7,
-                ms=4, lw=1, label=f"seed {seed}")
-    ax.plot(range(len(columns)), [c["mean"] for c in columns], "s--", color="black", ms=6, label="mean")
-    ax.set_xticks(range(len(columns)), [label.replace(", ", "\n") for _, label, _ in TABLE1_COLUMNS])
-    ax.set_xlim(-0.3, len(columns) - 0.7)
+    paired_slopes(ax, [c["values"] for c in columns], [c["mean"] for c in columns],
+                  [label for _, label, _ in TABLE1_COLUMNS], summary["seeds"])
     arrow = "higher" if summary["higher_is_better"] else "lower"
     ax.set_ylabel(f"{summary['metric']} ({arrow} is better)")
     ax.set_title(f"{table1_row_label(row)}, one line per seed; same time = "
                  f"{row['equal_time']['proximal_steps']} proximal steps", fontsize=8)
-    ax.legend(fontsize=6, ncol=2)
     variant = table1_variant(row)
     suffix = f"-{variant}" if variant else ""
     return save_figure(fig, out_dir, f"table1-pairs-{row['formulation']}-dim{row['dim']}{suffix}.png")
