@@ -111,6 +111,19 @@ def test_each_test_maps_its_outcomes_to_the_papers_claim():
         rules.objective_fall([1.0], [0.5])
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, None])
+def test_a_non_finite_objective_is_inconclusive_and_says_the_test_diverged(bad):
+    """NaN or ±inf at either end (None: as results.json stores them): no interval exists, so the outcome is its
+    own, never "within the noise"."""
+    start, end = batches(1.0, 0.9)
+    for s, e in ((start, [*end[:-1], bad]), ([bad, *start[1:]], end)):
+        for test, symbol in (("nash", "V"), ("proximal", "V^prox")):
+            record = rules.equilibrium_verdict(test, s, e)
+            assert (record["outcome"], record["verdict"]) == (rules.NONFINITE, rules.INCONCLUSIVE)
+            assert record["conclusion"].startswith(f"inconclusive: {symbol} is not finite")
+            assert "noise" not in record["conclusion"]
+
+
 # --- one rule per claim: `proxgan equilibrium` and `proxgan reproduce`/`report` agree ---------------
 
 

@@ -599,8 +599,8 @@ def nash_test(G: nn.Module, D: nn.Module, real_data: Tensor, loss: Callable[[Ten
     ``loss(d_real, d_fake)`` is the discriminator's loss (V = -loss); the keyword options are those of
     :func:`setting_from_modules`, ``overrides`` :class:`EquilibriumConfig` fields (steps, batch_size, ...).
     G and D are not modified. Returns ``{"curve", "samples", "summary", "outcome", "verdict", "sentence"}``:
-    ``outcome`` is "fell" when V fell beyond its batch-to-batch noise (not a Nash equilibrium), "held" or
-    "unclear" (:func:`proxgan.rules.equilibrium_verdict`).
+    ``outcome`` is "fell" when V fell beyond its batch-to-batch noise (not a Nash equilibrium), "held",
+    "unclear", or "non-finite" when V diverged (:func:`proxgan.rules.equilibrium_verdict`).
 
     >>> import torch
     >>> from torch import nn

@@ -28,13 +28,15 @@ produce. With the 95 % t interval [lo, hi] of the mean fall:
 
 - ``fell``: lo > s — the objective fell, surely and by more than the noise;
 - ``held``: hi ≤ s — it did not fall by more than the noise (it may have risen);
-- ``unclear``: otherwise.
+- ``unclear``: otherwise;
+- ``non-finite``: the objective is NaN or infinite on some batch at the start or the end (the test diverged):
+  no interval can be computed, and a change "within the noise" would be the wrong thing to say.
 
 Absolute changes are used, never relative ones: objectives that start near 0 or change sign (WGAN's can)
 make a relative drop meaningless. The Nash test refutes a Nash equilibrium when V ``fell`` (the paper's
 §2 finding: reproduced), finds no evidence against one when V ``held`` (contradicted); the proximal test
 is consistent with a λ-proximal equilibrium when V^prox ``held`` (the paper's §6.1 finding: reproduced)
-and refutes one when V^prox ``fell`` (contradicted). ``unclear`` is inconclusive.
+and refutes one when V^prox ``fell`` (contradicted). ``unclear`` and ``non-finite`` are inconclusive.
 """
 
 from __future__ import annotations
@@ -52,17 +54,20 @@ STATISTICAL_VERDICTS = (REPRODUCED, CONTRADICTED, INCONCLUSIVE)
 CONFIDENCE = 0.95
 INTERVAL_METHOD = "Student t, 95 %"
 
-FELL, HELD, UNCLEAR = "fell", "held", "unclear"
+FELL, HELD, UNCLEAR, NONFINITE = "fell", "held", "unclear", "non-finite"
 #: the equilibrium tests: which objective each judges, and the verdict of each outcome of its rule
 EQUILIBRIUM_RULES: dict[str, dict[str, Any]] = {
     "nash": {"objective": "objective", "symbol": "V",
              FELL: (REPRODUCED, "not a Nash equilibrium"),
              HELD: (CONTRADICTED, "no evidence against a Nash equilibrium at this step budget"),
-             UNCLEAR: (INCONCLUSIVE, "inconclusive: the change of V is within the evaluation noise")},
+             UNCLEAR: (INCONCLUSIVE, "inconclusive: the change of V is within the evaluation noise"),
+             NONFINITE: (INCONCLUSIVE, "inconclusive: V is not finite (NaN or ±inf) at the start or the end: the test diverged")},
     "proximal": {"objective": "proximal_objective", "symbol": "V^prox",
                  FELL: (CONTRADICTED, "not a λ-proximal equilibrium"),
                  HELD: (REPRODUCED, "consistent with a λ-proximal equilibrium"),
-                 UNCLEAR: (INCONCLUSIVE, "inconclusive: the change of V^prox is within the evaluation noise")},
+                 UNCLEAR: (INCONCLUSIVE, "inconclusive: the change of V^prox is within the evaluation noise"),
+                 NONFINITE: (INCONCLUSIVE, "inconclusive: V^prox is not finite (NaN or ±inf) at the start or the end: "
+                                           "the test diverged")},
 }
 
 
@@ -108,13 +113,18 @@ def comparison_verdict(difference: dict[str, Any]) -> str:
 
 def objective_fall(start: Sequence[float], end: Sequence[float]) -> dict[str, Any]:
     """The fall fⱼ = startⱼ − endⱼ of an objective on k paired evaluation batches: its t interval, the noise
-    scale (std of ``start``) and the outcome ``fell`` / ``held`` / ``unclear`` of the rule above."""
+    scale (std of ``start``) and the outcome ``fell`` / ``held`` / ``unclear`` / ``non-finite`` of the rule above."""
     if len(start) != len(end) or len(start) < 2:
         raise ValueError(f"need the same k ≥ 2 batches at start and end, got {len(start)} and {len(end)}")
+    # results.json stores a non-finite value as null: read back, it is judged as what it was
+    start, end = ([math.nan if v is None else float(v) for v in values] for values in (start, end))
     fall = mean_interval([s - e for s, e in zip(start, end)])
     noise = mean_interval(start)["std"]
     lo, hi = fall["ci95"]
-    outcome = FELL if lo > noise else HELD if hi <= noise else UNCLEAR
+    if not all(math.isfinite(v) for v in (*start, *end)):
+        outcome = NONFINITE
+    else:
+        outcome = FELL if lo > noise else HELD if hi <= noise else UNCLEAR
     return {"fall": fall["mean"], "ci95": fall["ci95"], "noise": noise, "batches": len(start),
             "start": mean_interval(start), "end": mean_interval(end), "outcome": outcome}
 
