@@ -49,7 +49,8 @@ def summarize(doc: dict[str, Any]) -> str:
 @click.option("--same-steps", "same_steps", default=None, metavar="LIST",
               help="Proximal variants that the scale trains at equal wall-clock time only, trained at regular "
                    "training's generator steps too (results recorded as scale 'NAME --same-steps LIST'). At "
-                   "--scale cpu: t20, the paper's T = 20 (about 12x a regular step: some 2 h more on 2 cores).")
+                   "--scale cpu: t20, the paper's T = 20 (about 12x a regular step; its five runs: 2 h 06 min on 2 "
+                   "cores, measured).")
 @out_option("reproduce")
 @json_option
 def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,

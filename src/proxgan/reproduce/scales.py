@@ -163,7 +163,7 @@ CPU_CONFIG = "mnist-fast"
 _CPU_LOG = ("log.every=50", "log.sample_every=1000", "log.checkpoint_every=1000", "log.eval_every=0")
 #: Table 1's proximal settings at cpu scale: the paper's (T = 20, λ = 0.1) costs over 10 regular steps per
 #: generator step here (20 double-backward inner steps on the whole batch), so it is trained at regular
-#: training's wall-clock time only (``--same-steps t20`` adds its equal-steps column: about 2 h more on 2 cores);
+#: training's wall-clock time only (``--same-steps t20`` adds its equal-steps column: 2 h 06 min more on 2 cores);
 #: the cheaper setting (T = 5, Sobolev penalty on 16 rows) also at equal steps.
 CPU_PROXIMAL_VARIANTS = (
     ProximalVariant("t20", ("proximal.steps=20", "proximal.lam=0.1"), same_steps=False, pilot=True),
@@ -250,7 +250,7 @@ def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False,
     ``table1``: Table 1's formulations instead of the scale's (e.g. the paper's ``sngan`` row at ``cpu``,
     whose default row alone fills its time budget). ``same_steps``: Table 1's proximal variants that the scale
     trains at equal wall-clock time only, trained at equal generator steps too (``cpu``'s ``t20``: the paper's
-    T = 20, about 2 h more on 2 cores). ``smoke`` keeps the scale's data, configs, models, DIMs
+    T = 20, 2 h 06 min more on 2 cores). ``smoke`` keeps the scale's data, configs, models, DIMs
     and metrics but cuts every stage to a handful of steps (:data:`_SMOKE`), one seed and Table 1's first
     formulation: the whole pipeline of, say, ``gpu`` runs end to end on a CPU. Each is recorded in the
     scale's :attr:`Scale.label` (``gpu --smoke``), so results of the named scale are never reused for it.
