@@ -25,7 +25,7 @@ def summarize(doc: dict[str, Any]) -> str:
 
 @click.command("reproduce")
 @click.option("--scale", default="quick", show_default=True,
-              help="tiny (seconds, tests), quick (embedded data, about 7 min on 2 CPU cores), cpu (MNIST), "
+              help="tiny (seconds, tests), quick (embedded data, about 6 min on 2 CPU cores), cpu (MNIST), "
                    "gpu (the paper's protocol: 200,000 generator steps, DCGAN, data under --data-root).")
 @click.option("--stages", default="all", show_default=True,
               help="Comma list of stages to run: games, theory, train, nash, proximal, table1 (stages they read "

@@ -185,7 +185,7 @@ SCALES: dict[str, Scale] = {
         seeds=_SEEDS,
     ),
     "quick": Scale(
-        "quick", "embedded data only (scikit-learn's 8x8 digits, DCGAN DIM 32, classifier scores), about 7 "
+        "quick", "embedded data only (scikit-learn's 8x8 digits, DCGAN DIM 32, classifier scores), about 6 "
         "minutes on a 2-core CPU with --jobs 2; shows the direction of every claim, not the paper's numbers.",
         games=_GAMES,
         theory=replace(_THEORY, sigmas=25, lambdas=40),
