@@ -26,11 +26,9 @@ def summarize(doc: dict[str, Any]) -> str:
     lines = [f"{config['metric']} ({config['headline']}, {'higher' if config['higher_is_better'] else 'lower'} is "
              f"better) on {config['samples']} samples of {results['dataset']}, paired by seed:",
              f"  {'seed':>6}  {'baseline':>10}  {'treatment':>10}  {'difference':>10}  {'time ratio':>10}"]
-    sign = 1.0 if config["higher_is_better"] else -1.0
-    for pair in results["pairs"]:
-        b, t = pair["baseline"], pair["treatment"]
-        lines.append(f"  {pair['seed']:>6}  {b['score']:>10.4g}  {t['score']:>10.4g}  {sign * (t['score'] - b['score']):>+10.4g}"
-                     f"  {t['training_seconds'] / b['training_seconds']:>10.3g}")
+    for pair, d, ratio in zip(results["pairs"], results["difference"]["values"], results["time_ratio"]["values"]):
+        lines.append(f"  {pair['seed']:>6}  {pair['baseline']['score']:>10.4g}  {pair['treatment']['score']:>10.4g}"
+                     f"  {d:>+10.4g}  {ratio:>10.3g}")
     for name in ("baseline", "treatment"):
         m = results[name]
         lines.append(f"{name}: {m['mean']:.4g} ± {m['std']:.3g} (mean ± std over {m['n']} seeds)")

@@ -271,9 +271,10 @@ def table1_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
         for v in p.variants:
             if v.same_steps:
                 same_steps[f, dim, v.name] = table1_column((f, dim, v.name, p.steps), runs, seeds)
-                per_step = same_steps[f, dim, v.name]["seconds"]["mean"] / p.steps
             if v.pilot:
                 per_step = runs[_run_name((f, dim, v.name, p.pilot_steps), seeds[0])]["training_seconds"] / p.pilot_steps
+            else:
+                per_step = same_steps[f, dim, v.name]["seconds"]["mean"] / p.steps
             equal_steps[f, dim, v.name] = equal_time_steps(regular[f, dim]["seconds"]["mean"] / p.steps, per_step, p.steps)
     train_table1_runs([((f, dim, name, n), seed) for (f, dim, name), (n, _) in equal_steps.items() for seed in seeds],
                       runs, stage_dir, ctx)
