@@ -199,6 +199,8 @@ def test_the_trained_gans_are_scored_and_the_equilibrium_verdicts_show_it(tiny):
 
 
 def test_a_finished_run_of_the_same_config_is_copied_not_retrained(tmp_path):
+    """A finished run is reused only for its own config (the data's location aside): another seed or step
+    budget in its directory is an error naming the difference, never silently returned or overwritten."""
     from proxgan.reproduce.runs import reuse_finished_run, train_run
 
     p = R.get_scale("tiny").train
@@ -211,6 +213,13 @@ def test_a_finished_run_of_the_same_config_is_copied_not_retrained(tmp_path):
     assert not reuse_finished_run(config, tmp_path / "train", tmp_path / "copy")  # never over an existing run
     reused = train_run(config, tmp_path / "copy", device="cpu", label="t", progress=lambda m: None)
     assert reused["results"]["final"] == trained["results"]["final"] and not (tmp_path / "seed1").exists()
+    moved = R.training_config(p, "sngan", strategy="regular", seed=0, steps=2, data_root=str(tmp_path / "elsewhere"))
+    assert train_run(moved, tmp_path / "copy", device="cpu", label="t", progress=lambda m: None) == reused
+    longer = R.training_config(p, "sngan", strategy="regular", seed=0, steps=3)
+    with pytest.raises(ProxganError, match=r"'.*copy' holds a finished run trained with train.steps=2, but this stage needs 3"):
+        train_run(longer, tmp_path / "copy", device="cpu", label="t", progress=lambda m: None)
+    with pytest.raises(ProxganError, match="trained with seed=0, but this stage needs 1"):
+        train_run(other_seed, tmp_path / "copy", device="cpu", label="t", progress=lambda m: None)
 
 
 def test_run_cost_counts_discriminator_sized_steps():

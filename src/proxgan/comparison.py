@@ -27,14 +27,15 @@ OUTCOMES = {REPRODUCED: "better", CONTRADICTED: "worse", INCONCLUSIVE: "inconclu
 def finished_run(run_dir: str | Path) -> dict[str, Any]:
     """The results document of the completed training run in ``run_dir`` (a ProxganError naming it otherwise)."""
     from proxgan.results import RESULTS_NAME, read_results
+    from proxgan.runs import completed_results
 
+    doc = completed_results(run_dir)
+    if doc is not None:
+        return doc
     if not (Path(run_dir) / RESULTS_NAME).is_file():
         raise ProxganError(f"{str(run_dir)!r} is not a training run (no {RESULTS_NAME})")
-    doc = read_results(run_dir)
-    status = doc["results"].get("status")
-    if status != "completed" or "final" not in doc["results"]:
-        raise ProxganError(f"{str(run_dir)!r} is not a finished training run (status {status!r}); resume it or leave it out")
-    return doc
+    status = read_results(run_dir)["results"].get("status")
+    raise ProxganError(f"{str(run_dir)!r} is not a finished training run (status {status!r}); resume it or leave it out")
 
 
 def pair_by_seed(baseline: dict[Path, int], treatment: dict[Path, int]) -> list[tuple[int, Path, Path]]:

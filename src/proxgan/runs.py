@@ -79,15 +79,23 @@ def read_checkpoint(path: Path, fields: dict[str, type | tuple[type, ...]] = CHE
     return state
 
 
+def first_difference(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> tuple[str, Any, Any] | None:
+    """(dotted key, old value, new value) of the first key, in sorted order, where two config trees differ,
+    skipping keys that start with one of ``ignore``; None when they agree."""
+    old, new = flat_config(old), flat_config(new)
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) != new.get(key) and not key.startswith(ignore):
+            return key, old.get(key), new.get(key)
+    return None
+
+
 def check_resumable(saved: dict[str, Any], config: dict[str, Any], path: Path) -> None:
     """Raise unless ``config`` differs from the checkpoint's only in :data:`RESUMABLE_CHANGES`."""
-    old, new = _flatten(saved), _flatten(config)
-    for key in sorted(old.keys() | new.keys()):
-        if old.get(key) != new.get(key) and not key.startswith(RESUMABLE_CHANGES):
-            raise ProxganError(
-                f"checkpoint {str(path)!r} was trained with {key}={old.get(key)!r} but the config says "
-                f"{new.get(key)!r}; resume with the same settings or train into a new --out"
-            )
+    difference = first_difference(saved, config, RESUMABLE_CHANGES)
+    if difference is not None:
+        key, old, new = difference
+        raise ProxganError(f"checkpoint {str(path)!r} was trained with {key}={old!r} but the config says {new!r}; "
+                           "resume with the same settings or train into a new --out")
 
 
 def load_model_state(module: nn.Module, state: dict[str, Tensor], what: str, path: Path) -> None:
@@ -99,11 +107,11 @@ def load_model_state(module: nn.Module, state: dict[str, Tensor], what: str, pat
         raise ProxganError(f"checkpoint {str(path)!r} does not match the {what}: {detail}") from None
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flat_config(value, f"{prefix}{key}."))
         else:
             out[prefix + key] = value
     return out
@@ -349,18 +357,24 @@ def resume_state(out_dir: Path, config: dict[str, Any], *, resume: bool) -> dict
     return state
 
 
+def completed_results(out_dir: str | Path) -> dict[str, Any] | None:
+    """The results document of the completed training run in ``out_dir``; None if it holds none (no
+    results.json, or a run that was interrupted or diverged)."""
+    from proxgan.results import RESULTS_NAME, read_results
+
+    if not (Path(out_dir) / RESULTS_NAME).is_file():
+        return None
+    doc = read_results(out_dir)
+    return doc if doc["results"].get("status") == "completed" and "final" in doc["results"] else None
+
+
 def finished_results(out_dir: Path, state: dict[str, Any], steps: int) -> dict[str, Any] | None:
     """``out_dir``'s results document when ``state`` is the checkpoint of its run completed at ``steps``, else None.
 
     Resuming such a run changes nothing, so it returns this document and writes nothing.
     """
-    from proxgan.results import RESULTS_NAME, read_results
-
-    if not state or not (out_dir / RESULTS_NAME).is_file():
-        return None
-    doc = read_results(out_dir)
-    done = doc["results"].get("status") == "completed" and doc["results"].get("steps") == state["step"]
-    return doc if done and state["step"] == steps else None
+    doc = completed_results(out_dir) if state else None
+    return doc if doc is not None and doc["results"].get("steps") == state["step"] == steps else None
 
 
 def training_seconds(doc: dict[str, Any]) -> float:

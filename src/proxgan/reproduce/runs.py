@@ -14,8 +14,9 @@ from typing import Any
 from proxgan.metrics import METRICS
 from proxgan.parallel import Progress
 from proxgan.reproduce.scales import EquilibriumSettings, TrainSettings
-from proxgan.results import RESULTS_NAME, prepare_out_dir, read_results
-from proxgan.runs import training_seconds
+from proxgan.results import prepare_out_dir
+from proxgan.errors import ProxganError
+from proxgan.runs import completed_results, first_difference, training_seconds
 
 #: metric -> (key of its result in proxgan.metrics.evaluate, higher is better), from the metric registry
 METRIC_VALUES: dict[str, tuple[str, bool]] = {m.name: (m.headline, m.higher_is_better) for m in METRICS.values()}
@@ -37,14 +38,20 @@ def training_config(p: TrainSettings, formulation: str, *, strategy: str, seed: 
     return load_config(p.config.format(formulation=formulation, dim=dim), overrides)
 
 
+#: config keys a finished run may differ in and still be reused for a stage: where the data lies, logging
+REUSABLE_CHANGES = ("description", "log.", "data.root", "data.download")
+
+
 def train_run(config, run_dir: Path, *, device: str, label: str, progress: Progress) -> dict[str, Any]:
-    """Train ``config`` into ``run_dir``; a completed run there is reused, an interrupted one resumed.
+    """Train ``config`` into ``run_dir``; a completed run of the same config there is reused, an interrupted one
+    resumed, and a completed run of another config is an error naming the first difference (never overwritten).
     A :class:`proxgan.parallel.Task` function: returns the run's results document."""
     from proxgan.runs import checkpoint_path
     from proxgan.train import train
 
-    doc = _completed(run_dir)
+    doc = completed_results(run_dir)
     if doc is not None:
+        check_reusable(doc, config, run_dir)
         return doc
     every = max(1, config.train.steps // 4)
 
@@ -56,24 +63,30 @@ def train_run(config, run_dir: Path, *, device: str, label: str, progress: Progr
                  command=f"proxgan reproduce ({label})")
 
 
-def _completed(run_dir: Path) -> dict[str, Any] | None:
-    """The results document of the completed training run in ``run_dir``; None if there is none."""
-    if not (run_dir / RESULTS_NAME).is_file():
-        return None
-    doc = read_results(run_dir)
-    return doc if doc["results"].get("status") == "completed" else None
+def _as_saved(config) -> dict[str, Any]:
+    """``config`` as a results document stores it (JSON types: tuples become lists)."""
+    import json
+
+    from proxgan.config import config_to_dict
+
+    return json.loads(json.dumps(config_to_dict(config)))
+
+
+def check_reusable(doc: dict[str, Any], config, run_dir: Path) -> None:
+    """Raise unless the finished run ``doc`` was trained with ``config`` up to :data:`REUSABLE_CHANGES`."""
+    difference = first_difference(doc["config"], _as_saved(config), REUSABLE_CHANGES)
+    if difference is not None:
+        key, old, new = difference
+        raise ProxganError(f"{str(run_dir)!r} holds a finished run trained with {key}={old!r}, but this stage "
+                           f"needs {new!r}; move it away or choose another --out")
 
 
 def reuse_finished_run(config, source: Path, run_dir: Path) -> bool:
     """Copy ``source``, a completed run of exactly ``config``, to ``run_dir`` when that holds nothing yet, so one
     run is not trained twice (Table 1's regular first-seed run is the train stage's GAN where a scale trains
     both alike: ``--scale cpu``); whether it did."""
-    import json
-
-    from proxgan.config import config_to_dict
-
-    doc = _completed(source)
-    if run_dir.exists() or doc is None or doc["config"] != json.loads(json.dumps(config_to_dict(config))):
+    doc = completed_results(source)
+    if run_dir.exists() or doc is None or doc["config"] != _as_saved(config):
         return False
     shutil.copytree(source, run_dir)
     return True
