@@ -16,6 +16,7 @@ Variants, timed in the same run and interleaved so that machine load hits them a
   channels_last the fused D step with models and data in channels_last memory format
   bf16          the fused D step and G step under bfloat16 autocast (train.amp=true)
   compile       torch.compile'd G and D (paths without double backward only; compile time reported apart)
+  reuse_fake    the regular iteration with the G step on the D step's generated batch (train.reuse_fake=true)
 
     python benchmarks/bench_phases.py [--dims 32,64] [--repeats 20] [--threads N] [--compile]
 """
@@ -33,10 +34,16 @@ from proxgan.data import InMemoryData
 from proxgan.train import build_trainer
 
 
-def make_trainer(dim: int, args: argparse.Namespace, *, strategy: str = "regular", amp: bool = False):
+#: phase prefix -> the case its variants are divided by in the ratio column
+BASELINES = {"D step": "D step fused", "G step": "G step", "regular iteration": "regular iteration"}
+
+
+def make_trainer(dim: int, args: argparse.Namespace, *, strategy: str = "regular", amp: bool = False,
+                 reuse_fake: bool = False):
     config = config_from_dict({
         "formulation": args.formulation, "model": {"arch": "dcgan", "dim": dim, "latent_dim": 128},
-        "train": {"strategy": strategy, "batch_size": args.batch, "n_critic": args.n_critic, "amp": amp},
+        "train": {"strategy": strategy, "batch_size": args.batch, "n_critic": args.n_critic, "amp": amp,
+                  "reuse_fake": reuse_fake},
         "proximal": {"steps": 20, "lam": 0.1},
     })  # fmt: skip
     torch.manual_seed(0)
@@ -79,6 +86,7 @@ def phases(dim: int, args: argparse.Namespace) -> dict[str, float]:
     to_channels_last(channels_last)
     bf16 = make_trainer(dim, args, amp=True)
     prox = make_trainer(dim, args, strategy="proximal")
+    reuse = make_trainer(dim, args, reuse_fake=True)
     cases = {
         "D step split": lambda: split_discriminator_step(base, base.real_batch(), base.fake_batch()),
         "D step fused": lambda: base.discriminator_step(base.real_batch(), base.fake_batch()),
@@ -88,6 +96,7 @@ def phases(dim: int, args: argparse.Namespace) -> dict[str, float]:
         "G step channels_last": channels_last.generator_step,
         "G step bf16": bf16.generator_step,
         "regular iteration": base.train_step,
+        "regular iteration reuse_fake": reuse.train_step,
         "proximal iteration": prox.train_step,
     }
     if args.compile:
@@ -133,11 +142,13 @@ def main() -> None:
     for name in names:
         row = f"{name:<34}"
         for d in dims:
-            value, ref = results[d][name], results[d]["D step fused" if name.startswith("D step") else "G step"]
-            ratio = f"{value / ref:>9.2f}" if name.startswith(("D step", "G step")) else f"{'':>9}"
+            ref = next((r for prefix, r in BASELINES.items() if name.startswith(prefix)), None)
+            value = results[d][name]
+            ratio = f"{value / results[d][ref]:>9.2f}" if ref else f"{'':>9}"
             row += f"{value:>12.2f}{ratio}"
         print(row)
-    print("÷ fused: a D-step variant over the fused D step, a G-step variant over the plain G step (< 1 pays)")
+    print("÷ fused: a D-step variant over the fused D step, a G-step variant over the plain G step, reuse_fake over the "
+          "regular iteration (< 1 pays)")
 
 
 if __name__ == "__main__":

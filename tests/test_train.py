@@ -42,10 +42,11 @@ class LinearD(nn.Module):
         return x @ self.w
 
 
-def linear_trainer(strategy, formulation=WGAN, batch_size=16):
+def linear_trainer(strategy, formulation=WGAN, batch_size=16, **options):
     torch.manual_seed(0)
     data = load_dataset("gaussian", n=500, mean=1.0, std=0.5, seed=0)
-    return Trainer(LinearG(), LinearD(), formulation, strategy, data, batch_size=batch_size, g_optimizer=SGD, seed=4)
+    return Trainer(LinearG(), LinearD(), formulation, strategy, data, batch_size=batch_size, g_optimizer=SGD, seed=4,
+                   **options)
 
 
 def regular(n_critic):
@@ -92,6 +93,24 @@ def test_generator_step_descends_the_generator_loss_at_fixed_D():
     assert torch.allclose(trainer.G.net.bias, b0 + 0.1 * w, atol=1e-6)
     assert torch.allclose(trainer.G.net.weight, A0 + 0.1 * torch.outer(w, z.mean(0)), atol=1e-6)
     assert torch.equal(trainer.D.w, w) and trainer.D.w.requires_grad and trainer.D.w.grad is None
+
+
+@pytest.mark.parametrize("reuse_fake", [False, True])
+def test_reuse_fake_steps_the_generator_on_the_discriminator_steps_batch(reuse_fake):
+    """One iteration, WGAN, D(x) = w·x, G(z) = Az + b: w₁ = w₀ + η(mean real − mean G(z₁)), then
+    A ← A + η w₁ mean(z)ᵀ with z = z₁ (reused: one latent batch per iteration) or a fresh z₂."""
+    trainer = linear_trainer(regular(1), reuse_fake=reuse_fake)
+    data_rng, noise_rng = copy.deepcopy(trainer.data_rng), copy.deepcopy(trainer.noise_rng)
+    A0, b0, w0 = (t.detach().clone() for t in (trainer.G.net.weight, trainer.G.net.bias, trainer.D.w))
+    real, z1 = trainer.data.batch(16, data_rng), torch.randn(16, 3, generator=noise_rng)
+    w1 = w0 + 0.1 * (real.mean(0) - (z1 @ A0.T + b0).mean(0))
+    z = z1 if reuse_fake else torch.randn(16, 3, generator=noise_rng)
+    trainer.train_step()
+    assert torch.allclose(trainer.D.w, w1, atol=1e-6)
+    assert torch.allclose(trainer.G.net.bias, b0 + 0.1 * w1, atol=1e-6)
+    assert torch.allclose(trainer.G.net.weight, A0 + 0.1 * torch.outer(w1, z.mean(0)), atol=1e-6)
+    assert torch.equal(trainer.latents(16), torch.randn(16, 3, generator=noise_rng))  # the stream drew z₁ (, z₂) only
+    assert trainer.last_fake is None  # no graph is kept across iterations
 
 
 def test_proximal_step_is_algorithm_1_inner_loop_then_generator_step():
@@ -154,15 +173,17 @@ def test_a_run_writes_its_directory_and_loads_back(tmp_path):
         train(tiny(steps=4), tmp_path)
 
 
-@pytest.mark.parametrize("strategy,formulation,average,proximal", [
-    ("regular", "wgan-gp", "none", {}), ("proximal", "sngan", "none", {}),
-    ("regular", "wgan-gp", "ema", {}), ("proximal", "sngan", "polyak", {}),
-    ("proximal", "wgan-gp", "none", {"penalty_batch": 3, "tol": 0.5, "fresh_batches": False}),  # sub-batch rows, early stops
+@pytest.mark.parametrize("strategy,formulation,average,proximal,reuse_fake", [
+    ("regular", "wgan-gp", "none", {}, False), ("proximal", "sngan", "none", {}, False),
+    ("regular", "wgan-gp", "ema", {}, False), ("proximal", "sngan", "polyak", {}, False),
+    ("proximal", "wgan-gp", "none", {"penalty_batch": 3, "tol": 0.5, "fresh_batches": False}, False),  # sub-batch rows, early stops
+    ("regular", "nsgan-r1", "ema", {}, True),  # the generator step reuses the D step's batch (mnist-fast)
 ])  # fmt: skip
-def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation, average, proximal):
+def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation, average, proximal, reuse_fake):
     schedule = "constant" if average == "none" else "linear"
     config = tiny(strategy, formulation, steps=6, proximal=proximal,
-                  train={"average": {"kind": average, "decay": 0.5, "start": 1}, "lr_schedule": schedule})
+                  train={"average": {"kind": average, "decay": 0.5, "start": 1}, "lr_schedule": schedule,
+                         "reuse_fake": reuse_fake})
     full = train(config, tmp_path / "full")
     calls = []
     part = train(config, tmp_path / "part", should_stop=lambda: calls.append(1) or len(calls) == 3)

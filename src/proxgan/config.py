@@ -62,7 +62,9 @@ class TrainConfig:
     """The outer loop: ``steps`` generator iterations, each after ``n_critic`` D steps (regular) or
     the proximal inner maximization (proximal, Algorithm 1); ``lr_schedule``: ``constant``, or ``linear``
     decay of both players' learning rates to 0 at ``steps``; ``average``: the generator's iterate
-    average (EMA or Polyak, :mod:`proxgan.averaging`) used for sampling and evaluation."""
+    average (EMA or Polyak, :mod:`proxgan.averaging`) used for sampling and evaluation; ``reuse_fake``: the
+    generator step reuses the last generated batch of the discriminator update (one G forward per iteration
+    instead of two, as in PyTorch's DCGAN example)."""
 
     strategy: str = "regular"
     steps: int = 1000
@@ -73,6 +75,7 @@ class TrainConfig:
     amp: bool = False
     lr_schedule: str = "constant"
     average: AveragingConfig = field(default_factory=AveragingConfig)
+    reuse_fake: bool = False
 
 
 @dataclass

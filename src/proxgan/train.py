@@ -102,7 +102,7 @@ class Trainer:
     def __init__(
         self, G: nn.Module, D: nn.Module, formulation: Formulation, strategy, data: InMemoryData, *,
         batch_size: int, g_optimizer: OptimizerConfig, seed: int = 0, amp: bool = False, data_parallel: bool = False,
-        average: AveragingConfig = AveragingConfig(), lr_decay_steps: int | None = None,
+        average: AveragingConfig = AveragingConfig(), lr_decay_steps: int | None = None, reuse_fake: bool = False,
     ):  # fmt: skip
         self.G, self.D, self.formulation, self.strategy, self.data = G, D, formulation, strategy, data
         self.G_parallel, self.D_parallel = (DistributedDataParallel(m) for m in (G, D)) if data_parallel else (G, D)
@@ -112,6 +112,7 @@ class Trainer:
         self.d_optimizer = strategy.make_optimizer(D)
         self.G_average = IterateAverage(G, average) if average.enabled else None
         self.lr_decay_steps = lr_decay_steps
+        self.reuse_fake, self.last_fake = reuse_fake, None
         self.base_lrs = [[group["lr"] for group in opt.param_groups] for opt in (self.g_optimizer, self.d_optimizer)]
         self.data_rng = torch.Generator().manual_seed(seed)
         self.noise_rng = torch.Generator(self.device).manual_seed(seed + 1)
@@ -131,9 +132,17 @@ class Trainer:
         return torch.randn(n, self.G.latent_dim, generator=self.noise_rng, device=self.device)
 
     def fake_batch(self) -> Tensor:
-        """G_θ(z) for a fresh latent batch, detached: the generator is fixed during D's updates."""
-        with torch.no_grad(), self.autocast():
-            return self.G(self.latents(self.batch_size)).float()
+        """G_θ(z) for a fresh latent batch, detached: the generator is fixed during D's updates.
+
+        With ``reuse_fake`` the forward pass keeps its graph in ``last_fake`` for :meth:`generator_step`: G does
+        not change during D's update, so that batch is G_θk(z) as a fresh forward would compute it.
+        """
+        if not self.reuse_fake:
+            with torch.no_grad(), self.autocast():
+                return self.G(self.latents(self.batch_size)).float()
+        with self.autocast():
+            self.last_fake = self.G_parallel(self.latents(self.batch_size))
+        return self.last_fake.detach().float()
 
     @property
     def sampler(self) -> nn.Module:
@@ -160,7 +169,9 @@ class Trainer:
         """θ ← θ − γ ∇_θ L_G(G_θ, D_w) at the current (updated) discriminator; D's weights stay fixed."""
         self.D.requires_grad_(False)
         with self.autocast():
-            loss = self.formulation.objective.generator_loss(self.D(self.G_parallel(self.latents(self.batch_size))))
+            fake = self.G_parallel(self.latents(self.batch_size)) if self.last_fake is None else self.last_fake
+            loss = self.formulation.objective.generator_loss(self.D(fake))
+        self.last_fake = None
         self.g_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.g_optimizer.step()
@@ -251,6 +262,7 @@ def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemory
         batch_size=config.train.batch_size // size, g_optimizer=config.train.g_optimizer,
         seed=config.seed + 1000 * rank, amp=config.train.amp, data_parallel=size > 1, average=config.train.average,
         lr_decay_steps=config.train.steps if config.train.lr_schedule == "linear" else None,
+        reuse_fake=config.train.reuse_fake,
     )  # fmt: skip
     return trainer
 
