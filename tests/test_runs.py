@@ -75,6 +75,12 @@ def test_check_resumable_allows_only_length_logging_and_data_location():
     new = config_to_dict(config_from_dict({**POINTS, "train": {**POINTS["train"], "steps": 99},
                                            "log": {"every": 5}, "data": {**POINTS["data"], "root": "/x"}}))
     check_resumable(old, new, checkpoint_path("r"))
+    del old["train"]["reuse_fake"]  # a checkpoint from before the key existed: its default is the old behaviour
+    check_resumable(old, new, checkpoint_path("r"))
+    new["train"]["reuse_fake"] = True
+    with pytest.raises(ProxganError, match="train.reuse_fake=False but the config says True"):
+        check_resumable(old, new, checkpoint_path("r"))
+    new["train"]["reuse_fake"] = False
     new["proximal"]["lam"] = 0.5
     with pytest.raises(ProxganError, match="proximal.lam=0.1 but the config says 0.5"):
         check_resumable(old, new, checkpoint_path("r"))

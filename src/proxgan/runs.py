@@ -89,9 +89,21 @@ def first_difference(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str
     return None
 
 
+def config_record(config: ExperimentConfig) -> dict[str, Any]:
+    """``config`` as checkpoints and results.json store it (JSON types: tuples become lists)."""
+    return json.loads(json.dumps(config_to_dict(config)))
+
+
+def complete_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """A stored config in today's complete form: upgraded (:func:`proxgan.config.upgrade_config`), with today's
+    defaults for the keys it predates. A new key's default keeps the old behaviour, so a run saved before the
+    key existed compares equal to the same run configured today."""
+    return config_record(config_from_dict(upgrade_config(saved)))
+
+
 def check_resumable(saved: dict[str, Any], config: dict[str, Any], path: Path) -> None:
-    """Raise unless ``config`` differs from the checkpoint's only in :data:`RESUMABLE_CHANGES`."""
-    difference = first_difference(saved, config, RESUMABLE_CHANGES)
+    """Raise unless ``config`` differs from the checkpoint's (completed) config only in :data:`RESUMABLE_CHANGES`."""
+    difference = first_difference(complete_config(saved), config, RESUMABLE_CHANGES)
     if difference is not None:
         key, old, new = difference
         raise ProxganError(f"checkpoint {str(path)!r} was trained with {key}={old!r} but the config says {new!r}; "

@@ -16,7 +16,7 @@ from proxgan.parallel import Progress
 from proxgan.reproduce.scales import EquilibriumSettings, TrainSettings
 from proxgan.results import prepare_out_dir
 from proxgan.errors import ProxganError
-from proxgan.runs import completed_results, first_difference, training_seconds
+from proxgan.runs import complete_config, completed_results, config_record, first_difference, training_seconds
 
 #: metric -> (key of its result in proxgan.metrics.evaluate, higher is better), from the metric registry
 METRIC_VALUES: dict[str, tuple[str, bool]] = {m.name: (m.headline, m.higher_is_better) for m in METRICS.values()}
@@ -63,18 +63,9 @@ def train_run(config, run_dir: Path, *, device: str, label: str, progress: Progr
                  command=f"proxgan reproduce ({label})")
 
 
-def _as_saved(config) -> dict[str, Any]:
-    """``config`` as a results document stores it (JSON types: tuples become lists)."""
-    import json
-
-    from proxgan.config import config_to_dict
-
-    return json.loads(json.dumps(config_to_dict(config)))
-
-
 def check_reusable(doc: dict[str, Any], config, run_dir: Path) -> None:
     """Raise unless the finished run ``doc`` was trained with ``config`` up to :data:`REUSABLE_CHANGES`."""
-    difference = first_difference(doc["config"], _as_saved(config), REUSABLE_CHANGES)
+    difference = first_difference(complete_config(doc["config"]), config_record(config), REUSABLE_CHANGES)
     if difference is not None:
         key, old, new = difference
         raise ProxganError(f"{str(run_dir)!r} holds a finished run trained with {key}={old!r}, but this stage "
@@ -86,7 +77,7 @@ def reuse_finished_run(config, source: Path, run_dir: Path) -> bool:
     run is not trained twice (Table 1's regular first-seed run is the train stage's GAN where a scale trains
     both alike: ``--scale cpu``); whether it did."""
     doc = completed_results(source)
-    if run_dir.exists() or doc is None or doc["config"] != _as_saved(config):
+    if run_dir.exists() or doc is None or complete_config(doc["config"]) != config_record(config):
         return False
     shutil.copytree(source, run_dir)
     return True
