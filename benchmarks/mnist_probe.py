@@ -7,6 +7,8 @@ estimated on (0: the whole batch), ``--r1-gamma G`` its weight γ; ``--average K
 and scores further averages of G beside the config's (e.g. ``ema:0.9995:2000``, ``polyak:0:6000``): averaging
 never changes training, so one run compares them all. One JSON line per evaluation.
 
+``steptime``: milliseconds per training step of ``mnist-fast`` under each ``--variant`` OVERRIDES, interleaved.
+
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
@@ -14,6 +16,7 @@ which tells class coverage from per-sample confidence.
     python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 [--r1-rows 0] [--r1-gamma 1]
         [--average ema:0.9995:2000 ...] [OVERRIDE ...]
     python benchmarks/mnist_probe.py diagnose RUN_DIR
+    python benchmarks/mnist_probe.py steptime --data-root ../shared/data --variant "" --variant "train.batch_size=64" ...
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import copy
 import dataclasses
 import json
 import math
+import statistics
 import time
 
 import torch
@@ -104,6 +108,30 @@ def diagnose(args: argparse.Namespace) -> None:
     print(f"classifier IS {math.exp(h_y - h_y_given_x):.3f}; with exactly uniform classes {math.exp(math.log(10) - h_y_given_x):.3f}")
 
 
+def steptime(args: argparse.Namespace) -> None:
+    """Median milliseconds per ``train_step`` of ``mnist-fast`` under each variant (a space-separated override
+    list; "" is the recipe as shipped), variants interleaved in rounds so that machine load hits them alike."""
+    torch.set_num_threads(args.threads)
+    trainers = {}
+    for variant in args.variant:
+        config = load_config("mnist-fast", [f"data.root={args.data_root}", *variant.split()])
+        trainers[variant] = build_trainer(config, torch.device("cpu"), load_experiment_data(config))
+        for _ in range(10):  # warm-up
+            trainers[variant].train_step()
+    times: dict[str, list[float]] = {variant: [] for variant in trainers}
+    for _ in range(args.rounds):
+        for variant, trainer in trainers.items():
+            start = time.perf_counter()
+            for _ in range(20):
+                trainer.train_step()
+            times[variant].append((time.perf_counter() - start) / 20)
+    first = statistics.median(times[args.variant[0]])
+    print(f"mnist-fast train_step, CPU, {args.threads} threads, median of {args.rounds} rounds of 20 steps")
+    for variant, values in times.items():
+        ms = 1000 * statistics.median(values)
+        print(f"{variant or '(as shipped)':<50} {ms:8.1f} ms  {ms / 1000 / first:5.2f}x the first")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,8 +146,13 @@ def main() -> None:
     t.add_argument("overrides", nargs="*")
     d = commands.add_parser("diagnose")
     d.add_argument("run_dir")
+    st = commands.add_parser("steptime")
+    st.add_argument("--data-root", required=True)
+    st.add_argument("--variant", action="append", required=True, metavar="OVERRIDES")
+    st.add_argument("--threads", type=int, default=torch.get_num_threads())
+    st.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    train(args) if args.command == "train" else diagnose(args)
+    {"train": train, "diagnose": diagnose, "steptime": steptime}[args.command](args)
 
 
 if __name__ == "__main__":
