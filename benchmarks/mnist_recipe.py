@@ -26,6 +26,7 @@ from pathlib import Path
 #: candidate name -> overrides of the shipped ``mnist-fast`` config (its own settings: "shipped")
 CANDIDATES: dict[str, list[str]] = {
     "shipped": [],
+    "batch-64": ["train.batch_size=64", "train.reuse_fake=false", "train.steps=8000"],  # the recipe before batch 128
     "no-r1": ["formulation=nsgan"],
     "lr-2e-4": ["train.g_optimizer.lr=2e-4", "train.d_optimizer.lr=2e-4", "train.lr_schedule=constant",
                 "train.average.start=500"],
