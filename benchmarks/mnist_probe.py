@@ -1,11 +1,12 @@
 """Probes behind the ``mnist-fast`` recipe (docs/training.md): quality per generator step, and what limits it.
 
-``train``: trains ``mnist-fast`` with OVERRIDES in-process (no run directory) and every ``--every`` steps scores
-G and its EMA on 2,000 samples (classifier IS / FID, the shipped LeNet); ``--bn-modes`` also scores them with
-BatchNorm in train mode and with the EMA's BatchNorm statistics recomputed; ``--r1-rows N`` sets the rows R1 is
-estimated on (0: the whole batch), ``--r1-gamma G`` its weight γ; ``--average KIND:DECAY:START`` (repeatable) keeps
-and scores further averages of G beside the config's (e.g. ``ema:0.9995:2000``, ``polyak:0:6000``): averaging
-never changes training, so one run compares them all. One JSON line per evaluation.
+``train``: trains ``mnist-fast`` with OVERRIDES in-process (no run directory) and every ``--every`` steps and at
+the last step scores G and its EMA (once the EMA has started) on 2,000 samples (classifier IS / FID, the shipped
+LeNet); ``--bn-modes`` also scores them with BatchNorm in train mode and with the EMA's BatchNorm statistics
+recomputed; ``--r1-rows N`` sets the rows R1 is estimated on (0: the whole batch), ``--r1-gamma G`` its weight γ;
+``--average KIND:DECAY:START`` (repeatable) keeps and scores further averages of G beside the config's (e.g.
+``ema:0.9995:2000``, ``polyak:0:6000``): averaging never changes training, so one run compares them all. One
+JSON line per evaluation.
 
 ``steptime``: milliseconds per training step of ``mnist-fast`` under each ``--variant`` OVERRIDES, interleaved.
 
@@ -74,11 +75,13 @@ def train(args: argparse.Namespace) -> None:
         trainer.train_step()
         for average in extra.values():
             average.update(trainer.G, step)
-        if step % args.every:
+        if step % args.every and step != config.train.steps:  # every --every steps, and at the end
             continue
         record = {"step": step, "seconds": round(time.perf_counter() - start, 1)}
-        generators = {"G": trainer.G, **({"ema": trainer.G_average.module} if trainer.G_average else {}),
-                      **{spec: average.module for spec, average in extra.items()}}
+        # an average that has not started yet is a copy of G: not scored again
+        averages = {"ema": trainer.G_average, **extra} if trainer.G_average else extra
+        generators = {"G": trainer.G, **{name: average.module for name, average in averages.items()
+                                         if step > average.config.start}}
         for name, G in generators.items():
             for mode in modes:
                 m = evaluate(draw(G, mode), data, "cls_is,cls_fid")
