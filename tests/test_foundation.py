@@ -102,3 +102,20 @@ def test_top_level_help_imports_no_subcommand_nor_torch():
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('proxgan.cli.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("command", ["theorem", "equilibrium", "evaluate", "classifier", "compare", "games", "train",
+                                     "reproduce", "report"])
+def test_subcommand_help_imports_no_torch(command):
+    """``proxgan COMMAND --help`` builds its help from click options alone: torch is imported only to run."""
+    import subprocess
+    import sys
+
+    from proxgan.cli import SUBCOMMANDS
+
+    assert command in SUBCOMMANDS
+    code = ("import sys; from proxgan.cli import main\n"
+            f"try: main([{command!r}, '--help'])\nexcept SystemExit: pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

@@ -14,7 +14,7 @@ import click
 
 from proxgan.cli import SEED, json_option, out_option, record_experiment
 from proxgan.errors import check_choice
-from proxgan.games.builtin import DIRAC_LOSSES, GAMES
+from proxgan.games import DIRAC_LOSSES, GAMES
 
 GAME_HELP = {
     "bilinear": "f = θᵀAφ (default θ·φ); --dim > 1 draws a seeded A = coupling·G/√dim; "

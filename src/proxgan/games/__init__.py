@@ -6,3 +6,8 @@
 (closed-form contraction factors and conserved quantities), ``classify`` (local Nash / local
 minimax), ``experiment`` (the ``proxgan games`` experiments).
 """
+
+#: the built-in games (:func:`proxgan.games.builtin.make_game`) and the Dirac-GAN's losses; named here, without
+#: torch, so that ``proxgan games --help`` lists them without importing it
+GAMES = ("bilinear", "quadratic", "dirac")
+DIRAC_LOSSES = ("vanilla", "nonsaturating", "wgan")

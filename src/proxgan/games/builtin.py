@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from proxgan.errors import ProxganError, check_choice, check_finite, check_memory, check_positive_int
+from proxgan.games import DIRAC_LOSSES, GAMES
 from proxgan.games.game import DTYPE, Game
-
-DIRAC_LOSSES = ("vanilla", "nonsaturating", "wgan")
 
 
 def quadratic(P: Tensor, B: Tensor, Q: Tensor, b: Tensor | None = None, c: Tensor | None = None,
@@ -125,4 +124,3 @@ def make_game(name: str, *, dim: int = 1, coupling: float = 1.0, seed: int = 0, 
     return quadratic(p * eye, A, q * eye)
 
 
-GAMES = ("bilinear", "quadratic", "dirac")
