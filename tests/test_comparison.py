@@ -77,6 +77,11 @@ def test_cli_compares_scores_recorded_like_evaluate(tiny_runs):
     assert doc["results"]["verdict"] in ("better", "worse", "inconclusive")
     ratios = [p["treatment"]["training_seconds"] / p["baseline"]["training_seconds"] for p in pairs]
     assert doc["results"]["time_ratio"]["values"] == pytest.approx(ratios)
+    assert doc["config"]["average"] and {p[s]["generator"] for p in pairs for s in ("baseline", "treatment")} == {
+        "last iterate"}  # these runs kept no average
+    res = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
+                                    "--samples", "128", "--last-iterate"])
+    assert res.exit_code == 0 and "generator: last iterate" in res.output, res.output
 
 
 def test_cli_summary_and_pair_figure(tiny_runs, tmp_path):

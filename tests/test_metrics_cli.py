@@ -25,6 +25,34 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+def test_evaluate_scores_the_average_or_with_last_iterate_the_last_iterate(tmp_path):
+    """A run that kept an EMA is scored on it by default and on θ_k with --last-iterate; each record names its
+    generator, and each score is the metric of that generator's samples (latent seed 0)."""
+    from proxgan.config import load_config
+    from proxgan.metrics import evaluate
+    from proxgan.runs import load_run
+    from proxgan.train import train
+
+    overrides = ["data.name=ring8", "data.n=500", "model.arch=mlp", "model.dim=16", "model.latent_dim=4",
+                 "train.steps=3", "train.n_critic=1", "train.batch_size=16", "log.sample_every=1000",
+                 "train.average.kind=ema", "train.average.decay=0.5", "train.average.start=0"]
+    train(load_config("digits", overrides), tmp_path)
+    scores = {}
+    for flag in ([], ["--last-iterate"]):
+        res = invoke("evaluate", tmp_path, "--metrics", "emd", "--samples", 200, *flag, "--json")
+        assert res.exit_code == 0, res.output
+        record = json.loads(res.output)
+        recorded = json.loads((tmp_path / "results.json").read_text())["results"]["metrics"]["emd"]
+        assert recorded["generator"] == record["generator"] and recorded["w1"] == record["metrics"]["emd"]["w1"]
+        run = load_run(tmp_path, average=not flag)
+        assert record["generator"] == run.generator_kind
+        expected = evaluate(lambda n: run.sample(n, seed=0), run.data, "emd", n_samples=200)["emd"]["w1"]
+        assert record["metrics"]["emd"]["w1"] == pytest.approx(expected)
+        scores[record["generator"]] = expected
+    assert set(scores) == {"last iterate", "EMA of the generator's weights (decay 0.5, from step 0)"}
+    assert len(set(scores.values())) == 2  # θ̄_3 ≠ θ_3: the flag changed what was scored
+
+
 def test_evaluate_appends_metrics_and_keeps_the_run_results(ring_run):
     before = json.loads((ring_run / "results.json").read_text())
     res = invoke("evaluate", ring_run, "--metrics", "modes,emd", "--samples", 300, "--json")

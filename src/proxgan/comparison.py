@@ -65,11 +65,14 @@ def compare_scores(baseline: Sequence[float], treatment: Sequence[float], higher
 
 def compare_runs(
     baseline: Sequence[str | Path], treatment: Sequence[str | Path], metric: str = "cls_is", *, n_samples: int = 5000,
-    device: str = "cpu", data_root: str | Path | None = None, progress: Callable[[str], None] | None = None,
+    device: str = "cpu", data_root: str | Path | None = None, average: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score every run of both sets by ``metric`` on ``n_samples`` samples, pair them by seed and compare
-    (:func:`compare_scores`); the cost is the per-seed training-time ratio treatment / baseline. Returns
-    ``{"config", "results"}`` with one record per pair in ``results.pairs``."""
+    (:func:`compare_scores`); the cost is the per-seed training-time ratio treatment / baseline. Each run's
+    generator is its iterate average when it kept one, its last iterate otherwise or with ``average=False``
+    (:func:`proxgan.evaluation.evaluate_run`). Returns ``{"config", "results"}`` with one record per pair in
+    ``results.pairs``."""
     from proxgan.evaluation import evaluate_run
     from proxgan.metrics import METRICS
     from proxgan.runs import training_seconds
@@ -90,17 +93,17 @@ def compare_runs(
     def score(run: Path) -> dict[str, Any]:
         if progress is not None:
             progress(f"scoring {run} ({metric}, {n_samples} samples)")
-        result = evaluate_run(run, [metric], n_samples=n_samples, device=device, data_root=data_root)
+        result = evaluate_run(run, [metric], n_samples=n_samples, device=device, data_root=data_root, average=average)
         doc = docs[run]
         return {"run": str(run), "score": float(result["metrics"][metric][headline]),
                 "training_seconds": training_seconds(doc), "steps": doc["results"]["steps"],
-                "strategy": doc["results"]["strategy"]}
+                "strategy": doc["results"]["strategy"], "generator": result["generator"]}
 
     records = [{"seed": seed, "baseline": score(b), "treatment": score(t)} for seed, b, t in pairs]
     summary = compare_scores([r["baseline"]["score"] for r in records], [r["treatment"]["score"] for r in records], higher)
     cost = mean_interval([r["treatment"]["training_seconds"] / r["baseline"]["training_seconds"] for r in records])
     return {"config": {"metric": metric, "headline": headline, "higher_is_better": higher, "samples": n_samples,
-                       "baseline": [str(r) for r in baseline], "treatment": [str(r) for r in treatment]},
+                       "average": average, "baseline": [str(r) for r in baseline], "treatment": [str(r) for r in treatment]},
             "results": {**summary, "time_ratio": cost, "pairs": records, "dataset": datasets.pop()}}
 
 

@@ -25,6 +25,8 @@ def summarize(doc: dict[str, Any]) -> str:
     config, results = doc["config"], doc["results"]
     lines = [f"{config['metric']} ({config['headline']}, {'higher' if config['higher_is_better'] else 'lower'} is "
              f"better) on {config['samples']} samples of {results['dataset']}, paired by seed:",
+             "generator: " + "; ".join(sorted({pair[side]["generator"] for pair in results["pairs"]
+                                              for side in ("baseline", "treatment")})),
              f"  {'seed':>6}  {'baseline':>10}  {'treatment':>10}  {'difference':>10}  {'time ratio':>10}"]
     for pair, d, ratio in zip(results["pairs"], results["difference"]["values"], results["time_ratio"]["values"]):
         lines.append(f"  {pair['seed']:>6}  {pair['baseline']['score']:>10.4g}  {pair['treatment']['score']:>10.4g}"
@@ -50,11 +52,13 @@ def summarize(doc: dict[str, Any]) -> str:
 @click.option("--data-root", type=PathType(path_type=Path, file_okay=False, exists=True), default=None,
               help="Where MNIST/CIFAR-10/CelebA live (overrides the runs' data.root).")
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and scoring.")
+@click.option("--last-iterate", is_flag=True,
+              help="Score each run's last generator iterate, not the average it kept (train.average; the default).")
 @click.option("--plot", type=PathType(path_type=Path, dir_okay=False), default=None,
               help="Also draw the pairs (one line per seed, baseline → treatment) into this PNG file.")
 @json_option
 def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path | None, device: str,
-            plot: Path | None, as_json: bool) -> None:
+            last_iterate: bool, plot: Path | None, as_json: bool) -> None:
     """Compare two sets of finished runs seed by seed: did the TREATMENT runs beat the BASELINE runs?
 
     Runs are paired by their config's seed and scored on the same samples (recorded in each run's results.json,
@@ -72,7 +76,7 @@ def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path
     if plot is not None and not plot.parent.is_dir():
         raise ProxganError(f"--plot: no directory {str(plot.parent)!r} to write {plot.name!r} into")
     doc = compare_runs(baseline, treatment, metric, n_samples=n_samples, device=device, data_root=data_root,
-                       progress=None if as_json else lambda message: click.echo(message, err=True))
+                       average=not last_iterate, progress=None if as_json else lambda message: click.echo(message, err=True))
     click.echo(json.dumps(doc, indent=2) if as_json else summarize(doc))
     if plot is not None:
         click.echo(f"figure: {plot_comparison(doc, plot)}", err=as_json)

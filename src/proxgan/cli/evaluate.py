@@ -30,11 +30,13 @@ _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, 
 @click.option("--checkpoint", default="last", show_default=True, help="Checkpoint name in RUN_DIR/checkpoints or a path.")
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and feature extraction.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent codes.")
+@click.option("--last-iterate", is_flag=True,
+              help="Score the last generator iterate even if the run kept an average (train.average), which is the default.")
 @click.option("--cache-dir", type=PathType(path_type=Path, file_okay=False), default=None,
               help="Cache for converted weights and reference statistics (default $PROXGAN_CACHE or ~/.cache/proxgan).")
 @json_option
 def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weights, classifier, data_root,
-             checkpoint, device, seed, cache_dir, as_json):
+             checkpoint, device, seed, last_iterate, cache_dir, as_json):
     """Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics.
 
     \b
@@ -55,7 +57,7 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
     doc = evaluate_run(
         run_dir, metric_names, n_samples=n_samples, reference_samples=reference_samples,
         inception_weights=inception_weights, classifier=classifier, data_root=data_root, checkpoint=checkpoint,
-        device=device, seed=seed, cache_dir=cache_dir, progress=progress,
+        device=device, seed=seed, average=not last_iterate, cache_dir=cache_dir, progress=progress,
     )  # fmt: skip
     for bar in bars.values():
         bar.close()
