@@ -76,7 +76,8 @@ def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path
     if plot is not None and not plot.parent.is_dir():
         raise ProxganError(f"--plot: no directory {str(plot.parent)!r} to write {plot.name!r} into")
     doc = compare_runs(baseline, treatment, metric, n_samples=n_samples, device=device, data_root=data_root,
-                       average=not last_iterate, progress=None if as_json else lambda message: click.echo(message, err=True))
+                       average=not last_iterate,
+                       progress=None if as_json else lambda message: click.echo(message, err=True))
     click.echo(json.dumps(doc, indent=2) if as_json else summarize(doc))
     if plot is not None:
         click.echo(f"figure: {plot_comparison(doc, plot)}", err=as_json)

@@ -31,7 +31,8 @@ _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, 
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and feature extraction.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent codes.")
 @click.option("--last-iterate", is_flag=True,
-              help="Score the last generator iterate even if the run kept an average (train.average), which is the default.")
+              help="Score the last generator iterate even if the run kept an average (train.average; "
+                   "scored by default).")
 @click.option("--cache-dir", type=PathType(path_type=Path, file_okay=False), default=None,
               help="Cache for converted weights and reference statistics (default $PROXGAN_CACHE or ~/.cache/proxgan).")
 @json_option

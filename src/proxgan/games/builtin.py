@@ -122,5 +122,3 @@ def make_game(name: str, *, dim: int = 1, coupling: float = 1.0, seed: int = 0, 
         raise ProxganError("quadratic game with p = q = coupling = 0 is constant")
     eye = torch.eye(dim, dtype=DTYPE)
     return quadratic(p * eye, A, q * eye)
-
-
