@@ -10,6 +10,9 @@ JSON line per evaluation.
 
 ``steptime``: milliseconds per training step of ``mnist-fast`` under each ``--variant`` OVERRIDES, interleaved.
 
+Both take two architecture probes that no config offers (the library's DCGAN is Gulrajani et al.'s): ``--kernel 3``
+(3×3 kernels in G and D instead of 5×5, padding 1) and ``--g-dim N`` (G at DIM N, D at the config's DIM).
+
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
@@ -18,6 +21,7 @@ which tells class coverage from per-sample confidence.
         [--average ema:0.9995:2000 ...] [OVERRIDE ...]
     python benchmarks/mnist_probe.py diagnose RUN_DIR
     python benchmarks/mnist_probe.py steptime --data-root ../shared/data --variant "" --variant "train.batch_size=64" ...
+    python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 --kernel 3
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import time
 
 import torch
 
+from proxgan import models
 from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import load_config
 from proxgan.metrics import evaluate
@@ -59,7 +64,19 @@ def draw(G: torch.nn.Module, mode: str, n: int = 2000, seed: int = 123) -> torch
         return torch.cat([G(z) for z in torch.randn(n, G.latent_dim, generator=g).split(500)]).float()
 
 
+def set_architecture(kernel: int, g_dim: int | None) -> None:
+    """Patch the DCGAN that ``build_trainer`` builds: kernel size of every layer, and G's DIM apart from D's."""
+    models.dcgan.KERNEL = kernel
+    if g_dim is not None:
+        class Generator(models.dcgan.DCGANGenerator):
+            def __init__(self, latent_dim: int, dim: int, resolution: int, channels: int):
+                super().__init__(latent_dim, g_dim, resolution, channels)
+
+        models.DCGANGenerator = Generator
+
+
 def train(args: argparse.Namespace) -> None:
+    set_architecture(args.kernel, args.g_dim)
     averages = {spec: parse_average(spec) for spec in args.average}
     config = load_config("mnist-fast", [f"data.root={args.data_root}", f"train.steps={args.steps}", *args.overrides])
     data = load_experiment_data(config)
@@ -115,6 +132,7 @@ def steptime(args: argparse.Namespace) -> None:
     """Median milliseconds per ``train_step`` of ``mnist-fast`` under each variant (a space-separated override
     list; "" is the recipe as shipped), variants interleaved in rounds so that machine load hits them alike."""
     torch.set_num_threads(args.threads)
+    set_architecture(args.kernel, args.g_dim)
     trainers = {}
     for variant in args.variant:
         config = load_config("mnist-fast", [f"data.root={args.data_root}", *variant.split()])
@@ -154,6 +172,9 @@ def main() -> None:
     st.add_argument("--variant", action="append", required=True, metavar="OVERRIDES")
     st.add_argument("--threads", type=int, default=torch.get_num_threads())
     st.add_argument("--rounds", type=int, default=5)
+    for sub in (t, st):
+        sub.add_argument("--kernel", type=int, choices=(3, 5), default=5, help="kernel size of every DCGAN layer")
+        sub.add_argument("--g-dim", type=int, help="the generator's DIM (default: the config's model.dim, as D's)")
     args = parser.parse_args()
     {"train": train, "diagnose": diagnose, "steptime": steptime}[args.command](args)
 

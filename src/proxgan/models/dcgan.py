@@ -25,7 +25,7 @@ from proxgan.models.layers import maybe_spectral_norm
 
 #: resolution -> (number of stride-2 layers, base grid size)
 LAYOUTS: dict[int, tuple[int, int]] = {8: (2, 2), 28: (3, 4), 32: (3, 4), 64: (4, 4)}
-KERNEL = 5
+KERNEL = 5  # odd; padding KERNEL // 2 keeps every layer an exact 2× resize
 
 
 def check_resolution(resolution: int) -> tuple[int, int]:
@@ -43,7 +43,7 @@ def _widths(dim: int, layers: int) -> list[int]:
 
 def _up(in_ch: int, out_ch: int) -> nn.ConvTranspose2d:
     """Exact 2× up-convolution ('SAME' transposed conv of Gulrajani's Deconv2D)."""
-    return nn.ConvTranspose2d(in_ch, out_ch, KERNEL, stride=2, padding=2, output_padding=1)
+    return nn.ConvTranspose2d(in_ch, out_ch, KERNEL, stride=2, padding=KERNEL // 2, output_padding=1)
 
 
 class _Crop(nn.Module):
@@ -90,7 +90,7 @@ class DCGANDiscriminator(nn.Module):
         widths = _widths(dim, layers)[::-1]
         blocks: list[nn.Module] = []
         for w_in, w_out in zip([channels, *widths], widths):
-            conv = nn.Conv2d(w_in, w_out, KERNEL, stride=2, padding=2)
+            conv = nn.Conv2d(w_in, w_out, KERNEL, stride=2, padding=KERNEL // 2)
             blocks += [maybe_spectral_norm(conv, spectral_norm), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*blocks, nn.Flatten())
         self.head = maybe_spectral_norm(nn.Linear(base * base * widths[-1], 1), spectral_norm)
