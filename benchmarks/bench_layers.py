@@ -1,7 +1,7 @@
 """Where a ``mnist-fast`` step's time goes: each DCGAN layer's forward + backward, and two exact rewrites.
 
-The layers of Gulrajani et al.'s MNIST DCGAN at DIM 32 (5×5 kernels, stride 2) at the batch sizes of a
-``mnist-fast`` step (batch 128: G on 128 rows, D on cat(real, fake), 256 rows), each timed alone under
+The convolutions of the library's DCGAN (:mod:`proxgan.models.dcgan`, DIM 32, 1×28×28), taken from the models
+themselves, at the batch sizes of a ``mnist-fast`` step (batch 128: G on 128 rows, D on cat(real, fake), 256 rows), each timed alone under
 bfloat16 autocast (as the recipe trains) and in float32: milliseconds and GFLOP/s (2 FLOPs per multiply-add;
 the backward counts the input gradient where the step needs one, and the weight gradient). Then the two
 one-channel layers against exact rewrites that compute the same function from the same weights:
@@ -23,6 +23,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from proxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
 DIM, BATCH = 32, 128
 #: output phase a (0, 1) and 3×3 tap u -> row of the 5×5 kernel (5: the zero row appended), for k=5, s=2, p=2
@@ -62,6 +64,33 @@ def forward_backward(forward: Callable[[Tensor], Tensor], x: Tensor, bf16: bool)
     return f
 
 
+def dcgan_layers() -> list[tuple[str, nn.Module, tuple[int, ...], bool, int]]:
+    """The convolutions of ``mnist-fast``'s G and D (the library's DCGAN at DIM 32 on 1×28×28) as one step runs them:
+    (name, layer, input shape, whether the step needs the input's gradient, multiply-adds of the forward pass).
+
+    Shapes come from one forward pass with hooks: G on BATCH rows, D on cat(real, fake), 2·BATCH rows. Only D's
+    first layer sees data, which needs no gradient in the D step.
+    """
+    G, D = DCGANGenerator(128, DIM, 28, 1), DCGANDiscriminator(DIM, 28, 1)
+    convs = [m for model in (G, D) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    data_layer = next(m for m in convs if isinstance(m, nn.Conv2d))  # D's first
+    found = []
+
+    def record(layer: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        x, up = inputs[0], isinstance(layer, nn.ConvTranspose2d)
+        positions = (x if up else output)[0, 0].numel()  # a transposed conv's taps run over its input positions
+        name = f"{'G up' if up else 'D'} {x.shape[1]}->{output.shape[1]}, {x.shape[-1]}->{output.shape[-1]}"
+        found.append((name, layer, tuple(x.shape), layer is not data_layer, positions * layer.weight.numel()))
+
+    hooks = [layer.register_forward_hook(record) for layer in convs]
+    with torch.no_grad():
+        fake = G(torch.randn(BATCH, G.latent_dim))
+        D(torch.cat([fake, fake]))
+    for hook in hooks:
+        hook.remove()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -69,17 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    up = lambda i, o: nn.ConvTranspose2d(i, o, 5, stride=2, padding=2, output_padding=1)  # noqa: E731
-    down = lambda i, o: nn.Conv2d(i, o, 5, stride=2, padding=2)  # noqa: E731
-    # name, layer, input shape, input needs a gradient, multiply-adds of the forward pass
-    layers = [
-        ("G up 4DIM->2DIM, 4->8", up(4 * DIM, 2 * DIM), (BATCH, 4 * DIM, 4, 4), True, 16 * 4 * DIM * 2 * DIM * 25),
-        ("G up 2DIM->DIM, 7->14", up(2 * DIM, DIM), (BATCH, 2 * DIM, 7, 7), True, 49 * 2 * DIM * DIM * 25),
-        ("G up DIM->1, 14->28", up(DIM, 1), (BATCH, DIM, 14, 14), True, 196 * DIM * 25),
-        ("D 1->DIM, 28->14", down(1, DIM), (2 * BATCH, 1, 28, 28), False, 196 * DIM * 25),
-        ("D DIM->2DIM, 14->7", down(DIM, 2 * DIM), (2 * BATCH, DIM, 14, 14), True, 49 * 2 * DIM * DIM * 25),
-        ("D 2DIM->4DIM, 7->4", down(2 * DIM, 4 * DIM), (2 * BATCH, 2 * DIM, 7, 7), True, 16 * 4 * DIM * 2 * DIM * 25),
-    ]
+    layers = dcgan_layers()
     print(f"DCGAN DIM {DIM} layers, batch {BATCH} (D: {2 * BATCH} rows), forward + backward, "
           f"{args.threads} threads, {args.repeats} repeats")  # fmt: skip
     print(f"{'layer':<24}{'bf16 ms':>9}{'GFLOP/s':>9}{'fp32 ms':>9}{'GFLOP/s':>9}")
@@ -89,16 +108,18 @@ def main() -> None:
         ms = [milliseconds(forward_backward(layer, x, bf16), args.repeats) for bf16 in (True, False)]
         print(f"{name:<24}{ms[0]:9.2f}{gflop / ms[0] * 1e3:9.0f}{ms[1]:9.2f}{gflop / ms[1] * 1e3:9.0f}")
     print("\nexact rewrites of the one-channel layers, bf16 autocast (ms; max |difference| of the outputs in float32)")
-    last, first = layers[2][1], layers[3][1]
+    ups = [entry for entry in layers if isinstance(entry[1], nn.ConvTranspose2d)]
+    downs = [entry for entry in layers if isinstance(entry[1], nn.Conv2d)]
+    (_, last, last_shape, *_), (_, first, first_shape, *_) = ups[-1], downs[0]  # G's last layer, D's first
     cases = [
-        ("G up DIM->1 (128 rows)", last, lambda x: subpixel(x, last), torch.randn(BATCH, DIM, 14, 14), True, "sub-pixel"),
-        ("D 1->DIM (256 rows)", first, lambda x: space_to_depth(x, first), torch.randn(2 * BATCH, 1, 28, 28), False,
+        (f"G's last ({last_shape[0]} rows)", last, lambda x: subpixel(x, last), last_shape, True, "sub-pixel"),
+        (f"D's first ({first_shape[0]} rows)", first, lambda x: space_to_depth(x, first), first_shape, False,
          "space-to-depth"),
-        ("D 1->DIM, input grad (128)", first, lambda x: space_to_depth(x, first), torch.randn(BATCH, 1, 28, 28), True,
-         "space-to-depth"),
+        (f"D's first, input grad ({BATCH})", first, lambda x: space_to_depth(x, first), (BATCH, *first_shape[1:]),
+         True, "space-to-depth"),
     ]  # fmt: skip
-    for name, layer, rewrite, x, grad_in, label in cases:
-        x.requires_grad_(grad_in)
+    for name, layer, rewrite, shape, grad_in, label in cases:
+        x = torch.randn(shape).requires_grad_(grad_in)
         with torch.no_grad():
             error = (rewrite(x) - layer(x)).abs().max().item()
         before = milliseconds(forward_backward(layer, x, True), args.repeats)
