@@ -27,7 +27,8 @@ def invoke(*args):
 
 def test_evaluate_scores_the_average_or_with_last_iterate_the_last_iterate(tmp_path):
     """A run that kept an EMA is scored on it by default and on θ_k with --last-iterate; each record names its
-    generator, and each score is the metric of that generator's samples (latent seed 0)."""
+    generator, each score is the metric of that generator's samples (latent seed 0), and the two are kept
+    side by side in results.json (metrics, metrics_last_iterate): neither evaluation replaces the other's."""
     from proxgan.config import load_config
     from proxgan.metrics import evaluate
     from proxgan.runs import load_run
@@ -42,7 +43,9 @@ def test_evaluate_scores_the_average_or_with_last_iterate_the_last_iterate(tmp_p
         res = invoke("evaluate", tmp_path, "--metrics", "emd", "--samples", 200, *flag, "--json")
         assert res.exit_code == 0, res.output
         record = json.loads(res.output)
-        recorded = json.loads((tmp_path / "results.json").read_text())["results"]["metrics"]["emd"]
+        key = "metrics_last_iterate" if flag else "metrics"
+        assert record["results_key"] == key
+        recorded = json.loads((tmp_path / "results.json").read_text())["results"][key]["emd"]
         assert recorded["generator"] == record["generator"] and recorded["w1"] == record["metrics"]["emd"]["w1"]
         run = load_run(tmp_path, average=not flag)
         assert record["generator"] == run.generator_kind
@@ -51,6 +54,8 @@ def test_evaluate_scores_the_average_or_with_last_iterate_the_last_iterate(tmp_p
         scores[record["generator"]] = expected
     assert set(scores) == {"last iterate", "EMA of the generator's weights (decay 0.5, from step 0)"}
     assert len(set(scores.values())) == 2  # θ̄_3 ≠ θ_3: the flag changed what was scored
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert {results[key]["emd"]["w1"] for key in ("metrics", "metrics_last_iterate")} == set(scores.values())
 
 
 def test_evaluate_appends_metrics_and_keeps_the_run_results(ring_run):

@@ -20,12 +20,14 @@ def evaluate_run(
     run_dir: str | Path, metrics: str | list[str] = "auto", *, n_samples: int = 50_000, checkpoint: str = "last",
     device: str = "cpu", seed: int = 0, data_root: str | Path | None = None, average: bool = True, **options: Any,
 ) -> dict[str, Any]:
-    """Score a training run's generator and record the scores in ``run_dir/results.json`` under ``results.metrics``.
+    """Score a training run's generator and record the scores in ``run_dir/results.json``.
 
     The generator is the run's iterate average when it kept one, else (or with ``average=False``) the last
-    iterate; each score is stored with the checkpoint's step and which generator it scored (``generator``);
-    other keys of results.json are kept, and the file is replaced atomically. Returns ``{"run_dir",
-    "checkpoint", "step", "seed", "generator", "metrics"}``.
+    iterate. Scores go under ``results.metrics``, except a run's last iterate when the run kept an average:
+    under ``results.metrics_last_iterate``, so that neither generator's scores replace the other's. Each score
+    is stored with the checkpoint's step and which generator it scored (``generator``); other keys of
+    results.json are kept, and the file is replaced atomically. Returns ``{"run_dir", "checkpoint", "step",
+    "seed", "generator", "metrics", "results_key"}``.
     """
     import dataclasses
 
@@ -44,13 +46,15 @@ def evaluate_run(
     n_samples = check_positive_int("samples", n_samples)
     scores = evaluate(lambda n: run.sample(n, seed=seed), data, metrics, n_samples=n_samples, device=device,
                       data_root=root, **options)
+    key = "metrics_last_iterate" if run.experiment.train.average.enabled and not average else "metrics"
     record = {"run_dir": str(run_dir), "checkpoint": checkpoint, "step": run.step, "seed": seed,
               "generator": run.generator_kind,
               "metrics": {name: {**result, "step": run.step, "generator": run.generator_kind}
-                          for name, result in scores.items()}}
+                          for name, result in scores.items()},
+              "results_key": key}
     if doc is not None:
-        doc["results"].setdefault("metrics", {}).update(record["metrics"])
+        doc["results"].setdefault(key, {}).update(record["metrics"])
         write_json(Path(run_dir) / RESULTS_NAME, doc)
     else:
-        write_results(run_dir, command=command_line(), config=run.config, results={"metrics": record["metrics"]})
+        write_results(run_dir, command=command_line(), config=run.config, results={key: record["metrics"]})
     return record

@@ -32,13 +32,14 @@ _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, 
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent codes.")
 @click.option("--last-iterate", is_flag=True,
               help="Score the last generator iterate even if the run kept an average (train.average; "
-                   "scored by default).")
+                   "scored by default); recorded under results.metrics_last_iterate then.")
 @click.option("--cache-dir", type=PathType(path_type=Path, file_okay=False), default=None,
               help="Cache for converted weights and reference statistics (default $PROXGAN_CACHE or ~/.cache/proxgan).")
 @json_option
 def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weights, classifier, data_root,
              checkpoint, device, seed, last_iterate, cache_dir, as_json):
-    """Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics.
+    """Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics
+    (results.metrics_last_iterate for --last-iterate on a run that kept an average).
 
     \b
     Example:
@@ -68,7 +69,7 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
     click.echo(f"generator: {doc['generator']}")
     for name, result in doc["metrics"].items():
         click.echo(f"{name}: {summarize(result)}")
-    click.echo(f"results: {Path(run_dir) / 'results.json'} (results.metrics)")
+    click.echo(f"results: {Path(run_dir) / 'results.json'} (results.{doc['results_key']})")
 
 
 def summarize(result: dict) -> str:
