@@ -29,8 +29,22 @@ def test_paired_difference_and_verdict_by_hand():
     assert compare_scores(treatment, baseline, higher_is_better=True)["verdict"] == "worse"
     null = [b + d for b, d in zip(baseline, (0.3, -0.2, 0.1, -0.3, 0.1))]
     assert compare_scores(baseline, null, higher_is_better=True)["verdict"] == "inconclusive"
+    assert compare_scores(baseline, null, higher_is_better=True)["seeds_to_decide"] is None  # mean ≈ 0: no number of seeds
     one = compare_scores([1.0], [2.0], higher_is_better=True)
-    assert one["difference"]["ci95"] is None and one["verdict"] == "inconclusive"
+    assert one["difference"]["ci95"] is None and one["verdict"] == "inconclusive" and one["seeds_to_decide"] is None
+    # d = (1, -0.5, 1.5): mean 2/3, s² = 13/12; the interval of 3 pairs crosses 0, that of 12 would not
+    unsure = compare_scores([0.0, 0.0, 0.0], [1.0, -0.5, 1.5], higher_is_better=True)
+    assert unsure["verdict"] == "inconclusive" and unsure["seeds_to_decide"] == 12
+    assert all(student_t.ppf(0.975, m - 1) * math.sqrt(13 / 12) / math.sqrt(m) >= 2 / 3 for m in range(2, 12))
+    assert student_t.ppf(0.975, 11) * math.sqrt(13 / 12) / math.sqrt(12) < 2 / 3
+
+
+def test_cli_says_how_many_seeds_would_decide_an_inconclusive_comparison():
+    from proxgan.cli.compare import planning_line
+
+    assert "about 13 pairs" in planning_line(13, 3) and "planning estimate" in planning_line(13, 3)
+    assert "none within 1,000" in planning_line(None, 5)
+    assert "one pair has no spread" in planning_line(None, 1)
 
 
 def test_pairing_is_by_seed_and_refuses_duplicates_and_unpaired_seeds(tmp_path):

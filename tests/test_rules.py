@@ -66,6 +66,27 @@ def test_pairing_by_seed_sees_what_unpaired_stds_hide():
     assert rules.comparison_verdict(rules.paired_difference(regular, proximal, True)) == rules.REPRODUCED
 
 
+def test_seeds_to_decide_is_the_first_n_whose_interval_excludes_zero():
+    """d̄ = 1, s = 1: t_{0.975,5}/√6 = 2.5706/2.4495 = 1.049 ≥ 1 but t_{0.975,6}/√7 = 2.4469/2.6458 = 0.925 < 1, so 7
+    pairs; the interval of those 7 pairs excludes 0 and that of 6 does not."""
+    d = {"n": 3, "mean": 1.0, "std": 1.0}
+    assert rules.seeds_to_decide(d) == 7
+    for m, decides in ((6, False), (7, True)):
+        z = [i - (m - 1) / 2 for i in range(m)]
+        scale = math.sqrt(sum(v * v for v in z) / (m - 1))
+        values = [1.0 + v / scale for v in z]  # mean 1, sample std 1
+        assert (rules.mean_interval(values)["ci95"][0] > 0) is decides
+    assert rules.seeds_to_decide({"n": 5, "mean": -1.0, "std": 1.0}) == 7  # the sign does not matter
+
+
+def test_seeds_to_decide_has_no_answer_without_a_spread_or_an_effect():
+    assert rules.seeds_to_decide(rules.paired_difference([1.0], [2.0], True)) is None  # one pair
+    assert rules.seeds_to_decide({"n": 5, "mean": 0.0, "std": 1.0}) is None
+    assert rules.seeds_to_decide({"n": 5, "mean": 0.01, "std": 1.0}) is None  # needs ≈ (1.96/0.01)² ≈ 38,000 pairs
+    assert rules.seeds_to_decide({"n": 5, "mean": 0.01, "std": 1.0}, limit=50_000) == pytest.approx(38_418, abs=5)
+    assert rules.seeds_to_decide({"n": 2, "mean": 1.0, "std": 0.0}) == 2  # no spread: any two pairs decide
+
+
 def test_combine_rows():
     R, C, I = rules.REPRODUCED, rules.CONTRADICTED, rules.INCONCLUSIVE
     assert rules.combine([R, R]) == R and rules.combine([R, C]) == C and rules.combine([R, I]) == I

@@ -5,7 +5,9 @@ paired by their config's ``seed``, and each run is scored by one metric on the s
 (:func:`proxgan.evaluation.evaluate_run`, latent seed 0, recorded in the run's results.json as by
 ``proxgan evaluate``). With dᵢ = ±(treatmentᵢ − baselineᵢ) (+ when the metric's higher is better), the 95 %
 Student-t interval of the mean of dᵢ decides, by :func:`proxgan.rules.comparison_verdict`: above 0 → ``better``,
-below 0 → ``worse``, containing 0 → ``inconclusive`` (so is anything with fewer than 2 pairs). The cost is the
+below 0 → ``worse``, containing 0 → ``inconclusive`` (so is anything with fewer than 2 pairs); beside it, how many
+seeds would decide the comparison if the observed mean difference and its spread held
+(:func:`proxgan.rules.seeds_to_decide`, a planning estimate). The cost is the
 per-seed ratio of training-loop wall times, treatmentᵢ / baselineᵢ, with its own interval: it means something only
 when both sets ran under the same machine conditions.
 """
@@ -18,7 +20,7 @@ from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_positive_int
 from proxgan.rules import (CONTRADICTED, INCONCLUSIVE, INTERVAL_METHOD, REPRODUCED, comparison_verdict, mean_interval,
-                           paired_difference)
+                           paired_difference, seeds_to_decide)
 
 #: the Table 1 rule's verdict -> what it says about the treatment
 OUTCOMES = {REPRODUCED: "better", CONTRADICTED: "worse", INCONCLUSIVE: "inconclusive"}
@@ -56,11 +58,13 @@ def pair_by_seed(baseline: dict[Path, int], treatment: dict[Path, int]) -> list[
 
 
 def compare_scores(baseline: Sequence[float], treatment: Sequence[float], higher_is_better: bool) -> dict[str, Any]:
-    """Each set's mean interval, the paired difference dᵢ = ±(treatmentᵢ − baselineᵢ) with its t interval, and the
-    verdict on the treatment: ``better`` / ``worse`` / ``inconclusive`` (:func:`proxgan.rules.comparison_verdict`)."""
+    """Each set's mean interval, the paired difference dᵢ = ±(treatmentᵢ − baselineᵢ) with its t interval, the
+    verdict on the treatment: ``better`` / ``worse`` / ``inconclusive`` (:func:`proxgan.rules.comparison_verdict`),
+    and ``seeds_to_decide`` (:func:`proxgan.rules.seeds_to_decide`)."""
     difference = paired_difference(baseline, treatment, higher_is_better)
     return {"baseline": mean_interval(baseline), "treatment": mean_interval(treatment), "difference": difference,
-            "verdict": OUTCOMES[comparison_verdict(difference)], "interval": INTERVAL_METHOD}
+            "verdict": OUTCOMES[comparison_verdict(difference)], "interval": INTERVAL_METHOD,
+            "seeds_to_decide": seeds_to_decide(difference)}
 
 
 def compare_runs(

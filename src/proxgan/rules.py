@@ -111,6 +111,29 @@ def comparison_verdict(difference: dict[str, Any]) -> str:
     return INCONCLUSIVE
 
 
+#: the most pairs :func:`seeds_to_decide` considers
+SEEDS_LIMIT = 1000
+
+
+def seeds_to_decide(difference: dict[str, Any], confidence: float = CONFIDENCE, limit: int = SEEDS_LIMIT) -> int | None:
+    """A planning estimate, not a result: the fewest pairs m for which the t interval of a paired
+    :func:`paired_difference` with the observed mean d̄ and spread s would exclude 0, i.e. the least m ≥ 2 with
+    t_{(1+confidence)/2, m−1} · s / √m < |d̄|, if d̄ and s held. None without a spread (fewer than 2 pairs),
+    when d̄ = 0, or when no m ≤ ``limit`` would do."""
+    n, mean, std = difference["n"], difference["mean"], difference["std"]
+
+    def decides(m: int) -> bool:
+        return t_quantile(m, confidence) * std / math.sqrt(m) < abs(mean)
+
+    if n < 2 or not mean or not decides(limit):
+        return None
+    lo, hi = 1, limit  # t·s/√m falls with m: bisect for the least m that decides (decides(1) taken as false)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if decides(mid) else (mid, hi)
+    return hi
+
+
 def objective_fall(start: Sequence[float], end: Sequence[float]) -> dict[str, Any]:
     """The fall fⱼ = startⱼ − endⱼ of an objective on k paired evaluation batches: its t interval, the noise
     scale (std of ``start``) and the outcome ``fell`` / ``held`` / ``unclear`` / ``non-finite`` of the rule above."""

@@ -10,6 +10,7 @@ import click
 
 from proxgan.cli import PathType, json_option
 from proxgan.errors import ProxganError
+from proxgan.rules import SEEDS_LIMIT
 
 
 def split_sets(runs: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
@@ -38,10 +39,23 @@ def summarize(doc: dict[str, Any]) -> str:
     interval = "no interval with fewer than 2 pairs" if ci is None else f"95 % CI [{ci[0]:+.4g}, {ci[1]:+.4g}]"
     lines.append(f"improvement of the treatment: {d['mean']:+.4g} ({interval}; {results['interval']}): "
                  f"{results['verdict'].upper()}")
+    if results["verdict"] == "inconclusive":
+        lines.append(planning_line(results["seeds_to_decide"], d["n"]))
     cost, ci = results["time_ratio"], results["time_ratio"]["ci95"]
     spread = "" if ci is None else f" (95 % CI [{ci[0]:.3g}, {ci[1]:.3g}])"
     lines.append(f"cost: the treatment's training loop took {cost['mean']:.3g}× the baseline's time{spread}")
     return "\n".join(lines)
+
+
+def planning_line(needed: int | None, n: int) -> str:
+    """What more seeds could do for an inconclusive comparison (:func:`proxgan.rules.seeds_to_decide`)."""
+    if n < 2:
+        return "seeds to decide: unknown (one pair has no spread); train at least one more seed of each"
+    if needed is None:
+        return (f"seeds to decide: none within {SEEDS_LIMIT:,} at the observed mean difference and spread "
+                "(the difference, if any, is small against the seed-to-seed spread)")
+    return (f"seeds to decide: about {needed} pairs, if the observed mean difference and its spread held "
+            "(a planning estimate, not a result)")
 
 
 @click.command("compare")
@@ -63,7 +77,8 @@ def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path
 
     Runs are paired by their config's seed and scored on the same samples (recorded in each run's results.json,
     as by 'proxgan evaluate'). The verdict is Table 1's rule: the 95 % Student-t interval of the mean paired
-    improvement above 0 → better, below 0 → worse, otherwise inconclusive. The cost is the per-seed ratio of
+    improvement above 0 → better, below 0 → worse, otherwise inconclusive (with how many seeds would decide it if
+    the observed mean difference and its spread held: a planning estimate). The cost is the per-seed ratio of
     training-loop wall times (meaningful only if both sets ran under the same machine conditions).
 
     \b
