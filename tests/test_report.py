@@ -177,6 +177,19 @@ def test_a_single_seed_table1_says_it_has_no_interval():
     assert "wgan-wc DIM=64: +0.5 (one seed: no interval): inconclusive" in r["reason"], r["reason"]
 
 
+def test_an_inconclusive_table1_row_says_how_many_seeds_would_decide_it():
+    """d = 0.02 + JITTER: mean 0.02, inside its interval over 5 seeds; the reason gives the planning estimate."""
+    from proxgan.rules import seeds_to_decide
+
+    r = by_claim(all_stages(table1=table1(improvement=0.02)))["table1"]
+    row = r["measured"]["rows"][0]
+    d = row["improvement (paired by seed)"]
+    assert row["verdict"] == V.INCONCLUSIVE and d["mean"] == pytest.approx(0.02)
+    needed = seeds_to_decide(d)
+    assert needed > 5
+    assert f"about {needed} seeds would decide it if this mean and spread held" in r["reason"], r["reason"]
+
+
 def test_theorem3_needs_its_hypothesis():
     r = V.judge_theorem3({"theory": theory()})
     assert r["verdict"] == V.NOT_APPLICABLE and "gives no λ > 0" in r["reason"]

@@ -52,6 +52,7 @@ from proxgan.rules import (
     describe_fall,
     equilibrium_verdict,
     paired_difference,
+    seeds_to_decide,
 )
 
 NOT_REPRODUCED = "not reproduced at this scale"
@@ -380,7 +381,9 @@ def _rows_reason(rows: list[Mapping], what: str) -> str:
             ci = "one seed: no interval" if d["n"] == 1 else f"{d['n']} seeds: no interval"
         else:
             ci = f"95 % CI [{d['ci95'][0]:+.3g}, {d['ci95'][1]:+.3g}], {d['n']} seeds"
-        parts.append(f"{r['row']}: {d['mean']:+.3g} ({ci}): {r['verdict']}")
+        needed = seeds_to_decide(d) if r["verdict"] == INCONCLUSIVE else None
+        plan = f"; about {needed} seeds would decide it if this mean and spread held" if needed else ""
+        parts.append(f"{r['row']}: {d['mean']:+.3g} ({ci}): {r['verdict']}{plan}")
     return f"{what} (Student-t interval of the mean per-seed difference): " + "; ".join(parts)
 
 
