@@ -13,6 +13,10 @@ JSON line per evaluation.
 Both take two architecture probes that no config offers (the library's DCGAN is Gulrajani et al.'s): ``--kernel 3``
 (3×3 kernels in G and D instead of 5×5, padding 1) and ``--g-dim N`` (G at DIM N, D at the config's DIM).
 
+``train --top-k NU`` probes top-k generator training (Sinha et al. 2020, "Top-k Training of GANs"): the
+generator's loss is taken on the k fake samples D scores highest, k annealed linearly from the whole batch to
+NU × batch over the run (NU = 1: the recipe).
+
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
@@ -22,6 +26,7 @@ which tells class coverage from per-sample confidence.
     python benchmarks/mnist_probe.py diagnose RUN_DIR
     python benchmarks/mnist_probe.py steptime --data-root ../shared/data --variant "" --variant "train.batch_size=64" ...
     python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 --kernel 3
+    python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 4000 --top-k 0.5
 """
 
 from __future__ import annotations
@@ -75,6 +80,21 @@ def set_architecture(kernel: int, g_dim: int | None) -> None:
         models.DCGANGenerator = Generator
 
 
+class TopK:
+    """An objective whose generator loss keeps only the k highest-scored fakes, k = B·(1 − (1 − ν)·step/steps)."""
+
+    def __init__(self, objective, trainer, nu: float, steps: int):
+        self.objective, self.trainer, self.nu, self.steps = objective, trainer, nu, steps
+
+    def __getattr__(self, name):
+        return getattr(self.objective, name)
+
+    def generator_loss(self, d_fake: torch.Tensor) -> torch.Tensor:
+        fraction = 1 - (1 - self.nu) * min(1.0, self.trainer.step / self.steps)
+        k = max(1, math.ceil(fraction * len(d_fake)))
+        return self.objective.generator_loss(d_fake.flatten().topk(k).values)
+
+
 def train(args: argparse.Namespace) -> None:
     set_architecture(args.kernel, args.g_dim)
     averages = {spec: parse_average(spec) for spec in args.average}
@@ -85,6 +105,9 @@ def train(args: argparse.Namespace) -> None:
         trainer.formulation = dataclasses.replace(trainer.formulation, r1_rows=args.r1_rows or None)
     if args.r1_gamma is not None:
         trainer.formulation = dataclasses.replace(trainer.formulation, r1=args.r1_gamma)
+    if args.top_k < 1:
+        trainer.formulation = dataclasses.replace(
+            trainer.formulation, objective=TopK(trainer.formulation.objective, trainer, args.top_k, config.train.steps))
     extra = {spec: IterateAverage(trainer.G, average) for spec, average in averages.items()}
     modes = ("eval", "train", "recal") if args.bn_modes else ("eval",)
     start = time.perf_counter()
@@ -163,6 +186,7 @@ def main() -> None:
     t.add_argument("--bn-modes", action="store_true")
     t.add_argument("--r1-rows", type=int)
     t.add_argument("--r1-gamma", type=float)
+    t.add_argument("--top-k", type=float, default=1.0, metavar="NU", help="top-k generator loss, k annealed to NU·batch")
     t.add_argument("--average", action="append", default=[], metavar="KIND:DECAY:START")
     t.add_argument("overrides", nargs="*")
     d = commands.add_parser("diagnose")

@@ -38,8 +38,9 @@ _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, 
 @json_option
 def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weights, classifier, data_root,
              checkpoint, device, seed, last_iterate, cache_dir, as_json):
-    """Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics
-    (results.metrics_last_iterate for --last-iterate on a run that kept an average).
+    """Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics.
+
+    With --last-iterate on a run that kept an average, under results.metrics_last_iterate instead.
 
     \b
     Example:
