@@ -16,7 +16,9 @@ Three verdicts for every empirical claim:
 
 **Table 1 and the equal-wall-clock check** (§6.2): regular and proximal runs are paired by seed,
 dᵢ = ±(proximalᵢ − regularᵢ) (sign: + when higher is better), and the 95 % t interval of the mean of dᵢ
-decides: above 0 → reproduced, below 0 → contradicted, containing 0 → inconclusive.
+decides: above 0 → reproduced, below 0 → contradicted, containing 0 → inconclusive. Beside an inconclusive
+comparison, :func:`seeds_to_decide` estimates how many pairs would decide it if the observed mean and spread held
+(a planning figure, never a verdict).
 
 **Equilibrium tests** (§2 eq. 5, §6.1 eq. 19): the generator descends an objective against the frozen
 discriminator. At a Nash equilibrium θ_final minimizes V(·, D_final) (eq. 5), so V cannot fall; at a
