@@ -96,6 +96,8 @@ class TopK:
 
 
 def train(args: argparse.Namespace) -> None:
+    if not 0 < args.top_k <= 1:
+        raise SystemExit(f"--top-k wants a fraction of the batch in (0, 1], got {args.top_k:g}")
     set_architecture(args.kernel, args.g_dim)
     averages = {spec: parse_average(spec) for spec in args.average}
     config = load_config("mnist-fast", [f"data.root={args.data_root}", f"train.steps={args.steps}", *args.overrides])
