@@ -17,6 +17,10 @@ Both take two architecture probes that no config offers (the library's DCGAN is 
 generator's loss is taken on the k fake samples D scores highest, k annealed linearly from the whole batch to
 NU × batch over the run (NU = 1: the recipe).
 
+``train --lookahead K:ALPHA`` probes Lookahead-minmax (Chavdarova et al. 2021, "Taming GANs with
+Lookahead-Minmax"): every K generator steps both players' weights move to slow + ALPHA·(fast − slow), which becomes
+the new slow copy (ALPHA = 1: the recipe); the optimizers' states and G's BatchNorm statistics are left as they are.
+
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
@@ -95,9 +99,41 @@ class TopK:
         return self.objective.generator_loss(d_fake.flatten().topk(k).values)
 
 
+class Lookahead:
+    """Slow copies of the parameters of both players; ``step(k)`` pulls every K steps (Chavdarova et al. 2021)."""
+
+    def __init__(self, modules: list[torch.nn.Module], every: int, alpha: float):
+        self.params = [p for m in modules for p in m.parameters()]
+        self.slow = [p.detach().clone() for p in self.params]
+        self.every, self.alpha = every, alpha
+
+    @torch.no_grad()
+    def step(self, step: int) -> None:
+        if step % self.every:
+            return
+        for p, slow in zip(self.params, self.slow):
+            slow.add_(p - slow, alpha=self.alpha)
+            p.copy_(slow)
+
+
+def parse_lookahead(spec: str | None) -> tuple[int, float] | None:
+    """``K:ALPHA`` (``5:0.5``) as (K ≥ 1, ALPHA in (0, 1]); None when not given."""
+    if spec is None:
+        return None
+    try:
+        every, alpha = spec.split(":")
+        every, alpha = int(every), float(alpha)
+    except ValueError:
+        raise SystemExit(f"--lookahead wants K:ALPHA, e.g. 5:0.5; got {spec!r}") from None
+    if every < 1 or not 0 < alpha <= 1:
+        raise SystemExit(f"--lookahead wants K >= 1 and ALPHA in (0, 1], got {spec!r}")
+    return every, alpha
+
+
 def train(args: argparse.Namespace) -> None:
     if not 0 < args.top_k <= 1:
         raise SystemExit(f"--top-k wants a fraction of the batch in (0, 1], got {args.top_k:g}")
+    lookahead = parse_lookahead(args.lookahead)
     set_architecture(args.kernel, args.g_dim)
     averages = {spec: parse_average(spec) for spec in args.average}
     config = load_config("mnist-fast", [f"data.root={args.data_root}", f"train.steps={args.steps}", *args.overrides])
@@ -111,10 +147,13 @@ def train(args: argparse.Namespace) -> None:
         trainer.formulation = dataclasses.replace(
             trainer.formulation, objective=TopK(trainer.formulation.objective, trainer, args.top_k, config.train.steps))
     extra = {spec: IterateAverage(trainer.G, average) for spec, average in averages.items()}
+    slow = Lookahead([trainer.G, trainer.D], *lookahead) if lookahead else None
     modes = ("eval", "train", "recal") if args.bn_modes else ("eval",)
     start = time.perf_counter()
     for step in range(1, config.train.steps + 1):
         trainer.train_step()
+        if slow:
+            slow.step(step)
         for average in extra.values():
             average.update(trainer.G, step)
         if step % args.every and step != config.train.steps:  # every --every steps, and at the end
@@ -189,6 +228,7 @@ def main() -> None:
     t.add_argument("--r1-rows", type=int)
     t.add_argument("--r1-gamma", type=float)
     t.add_argument("--top-k", type=float, default=1.0, metavar="NU", help="top-k generator loss, k annealed to NU·batch")
+    t.add_argument("--lookahead", metavar="K:ALPHA", help="Lookahead-minmax on both players, e.g. 5:0.5")
     t.add_argument("--average", action="append", default=[], metavar="KIND:DECAY:START")
     t.add_argument("overrides", nargs="*")
     d = commands.add_parser("diagnose")
