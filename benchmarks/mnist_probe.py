@@ -11,7 +11,7 @@ JSON line per evaluation.
 ``steptime``: milliseconds per training step of ``mnist-fast`` under each ``--variant`` OVERRIDES, interleaved.
 
 Both take two architecture probes that no config offers (the library's DCGAN is Gulrajani et al.'s): ``--kernel 3``
-(3×3 kernels in G and D instead of 5×5, padding 1) and ``--g-dim N`` (G at DIM N, D at the config's DIM).
+(3×3 kernels in G and D instead of 5×5, padding 1) or ``--kernel 4`` (4×4, Radford et al.'s DCGAN kernels) and ``--g-dim N`` (G at DIM N, D at the config's DIM).
 
 ``train --top-k NU`` probes top-k generator training (Sinha et al. 2020, "Top-k Training of GANs"): the
 generator's loss is taken on the k fake samples D scores highest, k annealed linearly from the whole batch to
@@ -73,9 +73,40 @@ def draw(G: torch.nn.Module, mode: str, n: int = 2000, seed: int = 123) -> torch
         return torch.cat([G(z) for z in torch.randn(n, G.latent_dim, generator=g).split(500)]).float()
 
 
+def same_padding(size: int) -> tuple[int, int, int, int]:
+    """TensorFlow's 'SAME' padding of a 4×4, stride-2 convolution on a size×size input (output ⌈size/2⌉), as
+    (left, right, top, bottom): the odd total goes to the right/bottom (7 → 4 pads (1, 2))."""
+    total = max((math.ceil(size / 2) - 1) * 2 + 4 - size, 0)
+    return (total // 2, total - total // 2) * 2
+
+
+class Kernel4Discriminator(models.dcgan.DCGANDiscriminator):
+    """The DCGAN discriminator with 4×4 kernels and 'SAME' padding (28 → 14 → 7 → 4, as with 5×5)."""
+
+    def __init__(self, dim: int = 64, resolution: int = 32, channels: int = 3, spectral_norm: bool = False):
+        super().__init__(dim, resolution, channels, spectral_norm)
+        layers, size = [], resolution
+        for layer in self.body:
+            if isinstance(layer, torch.nn.Conv2d):
+                left, right, top, bottom = same_padding(size)
+                layer.padding = (left, left) if left == right else (0, 0)  # the convolution's own padding if even
+                if left != right:
+                    layers.append(torch.nn.ZeroPad2d((left, right, top, bottom)))
+                size = math.ceil(size / 2)
+            layers.append(layer)
+        self.body = torch.nn.Sequential(*layers)
+
+
 def set_architecture(kernel: int, g_dim: int | None) -> None:
-    """Patch the DCGAN that ``build_trainer`` builds: kernel size of every layer, and G's DIM apart from D's."""
+    """Patch the DCGAN that ``build_trainer`` builds: kernel size of every layer, and G's DIM apart from D's.
+
+    Kernel 4 (Radford et al.'s DCGAN) divides the stride, so every output pixel of an up-convolution gets the same
+    number of kernel taps (no uneven overlap, Odena et al. 2016): padding 1 and no output padding in G, 'SAME'
+    padding in D."""
     models.dcgan.KERNEL = kernel
+    if kernel == 4:
+        models.dcgan._up = lambda c_in, c_out: torch.nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
+        models.DCGANDiscriminator = Kernel4Discriminator
     if g_dim is not None:
         class Generator(models.dcgan.DCGANGenerator):
             def __init__(self, latent_dim: int, dim: int, resolution: int, channels: int):
@@ -239,7 +270,7 @@ def main() -> None:
     st.add_argument("--threads", type=int, default=torch.get_num_threads())
     st.add_argument("--rounds", type=int, default=5)
     for sub in (t, st):
-        sub.add_argument("--kernel", type=int, choices=(3, 5), default=5, help="kernel size of every DCGAN layer")
+        sub.add_argument("--kernel", type=int, choices=(3, 4, 5), default=5, help="kernel size of every DCGAN layer")
         sub.add_argument("--g-dim", type=int, help="the generator's DIM (default: the config's model.dim, as D's)")
     args = parser.parse_args()
     {"train": train, "diagnose": diagnose, "steptime": steptime}[args.command](args)
