@@ -216,6 +216,9 @@ def train(args: argparse.Namespace) -> None:
     if not 0 < args.top_k <= 1:
         raise SystemExit(f"--top-k wants a fraction of the batch in (0, 1], got {args.top_k:g}")
     lookahead = parse_lookahead(args.lookahead)
+    if args.info_codes == 1 or args.info_codes < 0 or not args.info_weight >= 0:
+        raise SystemExit(f"--info-codes wants K >= 2 (0: off) and --info-weight >= 0, got {args.info_codes}, "
+                         f"{args.info_weight:g}")
     set_architecture(args.kernel, args.g_dim)
     if args.info_codes:
         set_info_codes(args.info_codes)
