@@ -11,7 +11,8 @@ JSON line per evaluation.
 ``steptime``: milliseconds per training step of ``mnist-fast`` under each ``--variant`` OVERRIDES, interleaved.
 
 Both take two architecture probes that no config offers (the library's DCGAN is Gulrajani et al.'s): ``--kernel 3``
-(3×3 kernels in G and D instead of 5×5, padding 1) or ``--kernel 4`` (4×4, Radford et al.'s DCGAN kernels) and ``--g-dim N`` (G at DIM N, D at the config's DIM).
+(3×3 kernels in G and D instead of 5×5, padding 1) or ``--kernel 4`` (4×4, Radford et al.'s DCGAN kernels) and
+``--g-dim N`` (G at DIM N, D at the config's DIM).
 
 ``train --top-k NU`` probes top-k generator training (Sinha et al. 2020, "Top-k Training of GANs"): the
 generator's loss is taken on the k fake samples D scores highest, k annealed linearly from the whole batch to
@@ -19,7 +20,8 @@ NU × batch over the run (NU = 1: the recipe).
 
 ``train --lookahead K:ALPHA`` probes Lookahead-minmax (Chavdarova et al. 2021, "Taming GANs with
 Lookahead-Minmax"): every K generator steps both players' weights move to slow + ALPHA·(fast − slow), which becomes
-the new slow copy (ALPHA = 1: the recipe); the optimizers' states and G's BatchNorm statistics are left as they are.
+the new slow copy (ALPHA = 1: the recipe); the optimizers' states and G's BatchNorm statistics are left as they are,
+and the config's EMA of G averages the weights as each training step leaves them (before that step's pull).
 
 ``train --info-codes K`` probes InfoGAN's categorical code (Chen et al. 2016), no labels used: G reads the last K
 latent coordinates as the one-hot code c = argmax(z_{-K:}) (uniform over K: argmax of K iid Gaussians), and a
