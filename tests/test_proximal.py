@@ -228,8 +228,8 @@ def test_input_gradients_work_under_no_grad():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"lam": -1}, "proximal lam must be >= 0"),
-        ({"steps": 0}, "proximal steps must be a positive integer"),
+        ({"lam": -1}, "proximal.lam must be >= 0"),
+        ({"steps": 0}, "proximal.steps must be a positive integer"),
         ({"optimizer": OptimizerConfig("lbfgs")}, "unknown proximal.optimizer.name 'lbfgs'"),
         ({"optimizer": OptimizerConfig(lr=float("nan"))}, "proximal.optimizer.lr must be finite"),
     ],
@@ -433,11 +433,11 @@ def test_sub_batch_inner_loop_approaches_the_full_batch_solution():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"tol": 0.0}, "proximal tol must be > 0"),
-        ({"tol": 1.0}, r"proximal tol must be in \(0, 1\), got 1"),
-        ({"tol": float("inf")}, "proximal tol must be finite"),
-        ({"penalty_batch": 0}, "proximal penalty_batch must be a positive integer"),
-        ({"penalty_batch": 2.5}, "proximal penalty_batch must be a positive integer"),
+        ({"tol": 0.0}, "proximal.tol must be > 0"),
+        ({"tol": 1.0}, r"proximal.tol must be in \(0, 1\), got 1"),
+        ({"tol": float("inf")}, "proximal.tol must be finite"),
+        ({"penalty_batch": 0}, "proximal.penalty_batch must be a positive integer"),
+        ({"penalty_batch": 2.5}, "proximal.penalty_batch must be a positive integer"),
     ],
 )
 def test_bad_cheaper_proximal_settings_name_the_value(kwargs, message):
@@ -456,7 +456,7 @@ def test_config_rejects_a_penalty_batch_larger_than_the_batch():
 def test_a_penalty_batch_larger_than_the_real_batch_is_one_error_line():
     real, fake = gaussian_batches(n=8)
     D = Linear(W0)
-    with pytest.raises(ProxganError, match="proximal penalty_batch=9 exceeds the real batch of 8"):
+    with pytest.raises(ProxganError, match="proximal.penalty_batch=9 exceeds the real batch of 8"):
         proximal_update(D, real, fake, wgan_loss, torch.optim.SGD(D.parameters(), lr=0.1), penalty_batch=9)
 
 

@@ -117,12 +117,12 @@ class OptimizerConfig:
 
 def check_inner_settings(lam: float, steps: int, tol: float | None, penalty_batch: int | None) -> None:
     """Validate λ ≥ 0, T ≥ 1, tol in (0, 1) and penalty_batch ≥ 1 (None: off), one ProxganError line each."""
-    check_nonnegative("proximal lam", lam)
-    check_positive_int("proximal steps", steps)
-    if tol is not None and check_positive("proximal tol", tol) >= 1:
-        raise ProxganError(f"proximal tol must be in (0, 1), got {tol:g}")
+    check_nonnegative("proximal.lam", lam)
+    check_positive_int("proximal.steps", steps)
+    if tol is not None and check_positive("proximal.tol", tol) >= 1:
+        raise ProxganError(f"proximal.tol must be in (0, 1), got {tol:g}")
     if penalty_batch is not None:
-        check_positive_int("proximal penalty_batch", penalty_batch)
+        check_positive_int("proximal.penalty_batch", penalty_batch)
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ def proximal_update(
     check_inner_settings(lam, steps, tol, penalty_batch)
     n = real.shape[0]
     if penalty_batch is not None and penalty_batch > n:
-        raise ProxganError(f"proximal penalty_batch={penalty_batch} exceeds the real batch of {n}")
+        raise ProxganError(f"proximal.penalty_batch={penalty_batch} exceeds the real batch of {n}")
     subsample = penalty_batch is not None and penalty_batch < n and (lam > 0 or r1 > 0)
     real, fake = real.detach(), fake.detach()
     anchor = frozen_copy(D) if next_batch is not None else None
