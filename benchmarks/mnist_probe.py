@@ -226,6 +226,9 @@ def train(args: argparse.Namespace) -> None:
         set_info_codes(args.info_codes)
     averages = {spec: parse_average(spec) for spec in args.average}
     config = load_config("mnist-fast", [f"data.root={args.data_root}", f"train.steps={args.steps}", *args.overrides])
+    if args.info_codes >= (config.model.latent_dim or models.DEFAULTS["dcgan"][0]):
+        raise SystemExit(f"--info-codes {args.info_codes} leaves no continuous latent coordinate "
+                         f"(model.latent_dim={config.model.latent_dim}); use fewer codes")
     data = load_experiment_data(config)
     trainer = build_trainer(config, torch.device("cpu"), data)
     if args.r1_rows is not None:
@@ -244,7 +247,7 @@ def train(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     for step in range(1, config.train.steps + 1):
         trainer.train_step()
-        if slow:
+        if slow is not None:
             slow.step(step)
         for average in extra.values():
             average.update(trainer.G, step)
