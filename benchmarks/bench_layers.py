@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from proxgan.allocator import retain_freed_memory
 from proxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
 DIM, BATCH = 32, 128
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
+    retain_freed_memory()  # as the proxgan CLI does (proxgan.allocator)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     layers = dcgan_layers()

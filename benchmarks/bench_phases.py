@@ -29,6 +29,7 @@ import time
 
 import torch
 
+from proxgan.allocator import retain_freed_memory
 from proxgan.config import config_from_dict
 from proxgan.data import InMemoryData
 from proxgan.train import build_trainer
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compilation)")
     args = parser.parse_args()
+    retain_freed_memory()  # as the proxgan CLI does (proxgan.allocator)
     torch.set_num_threads(args.threads)
     dims = [int(d) for d in args.dims.split(",")]
     print(f"CPU, {args.threads} threads, DCGAN on 1x28x28, batch {args.batch}, {args.formulation}, "

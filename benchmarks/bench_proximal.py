@@ -43,6 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _memory import benchmark_parser, peak_memory_in_subprocess, peak_rss_growth_mib  # noqa: E402
 
+from proxgan.allocator import retain_freed_memory  # noqa: E402
 from proxgan.config import config_from_dict  # noqa: E402
 from proxgan.data import InMemoryData  # noqa: E402
 from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores_and_input_gradients  # noqa: E402
@@ -240,6 +241,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--warm", action="store_true", help="accuracy from a warm w_k and Adam state, as in the Trainer")
     args = parser.parse_args()
+    retain_freed_memory()  # as the proxgan CLI does (proxgan.allocator)
     args.tol = [float(t) for t in args.tol.split(",")]
     torch.set_num_threads(args.threads)
     if args.memory_probe:

@@ -28,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _memory import benchmark_parser, peak_memory_in_subprocess, peak_rss_growth_mib  # noqa: E402
 
+from proxgan.allocator import retain_freed_memory  # noqa: E402
 from proxgan.config import config_from_dict  # noqa: E402
 from proxgan.data import InMemoryData  # noqa: E402
 from proxgan.train import build_trainer  # noqa: E402
@@ -88,6 +89,7 @@ def peak_rss_growth(strategy: str, formulation: str, args: argparse.Namespace) -
 def main() -> None:
     parser = benchmark_parser(__doc__, repeats=5, modes=list(STRATEGIES), threads=torch.get_num_threads())
     args = parser.parse_args()
+    retain_freed_memory()  # as the proxgan CLI does (proxgan.allocator)
     torch.set_num_threads(args.threads)
     if args.memory_probe:
         print(peak_rss_growth(args.memory_probe, args.formulations, args))

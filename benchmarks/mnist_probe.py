@@ -53,6 +53,7 @@ import time
 
 import torch
 
+from proxgan.allocator import retain_freed_memory
 from proxgan import models
 from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import load_config
@@ -339,6 +340,7 @@ def main() -> None:
         sub.add_argument("--kernel", type=int, choices=(3, 4, 5), default=5, help="kernel size of every DCGAN layer")
         sub.add_argument("--g-dim", type=int, help="the generator's DIM (default: the config's model.dim, as D's)")
     args = parser.parse_args()
+    retain_freed_memory()  # as the proxgan CLI does (proxgan.allocator)
     {"train": train, "diagnose": diagnose, "steptime": steptime}[args.command](args)
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxgan.allocator import retain_freed_memory
 from proxgan.errors import ProxganError, check_positive_int
 
 Progress = Callable[[str], None]
@@ -92,6 +93,7 @@ def _init_worker(threads: int, queue: Any, preload: str | None) -> None:
     global _WORKER_QUEUE
     import torch
 
+    retain_freed_memory()
     torch.set_num_threads(threads)
     _WORKER_QUEUE = queue
     if preload is not None:

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from proxgan import __version__
+from proxgan.allocator import retain_freed_memory
 from proxgan.errors import ProxganError, ProxganWarning
 
 #: subcommand name -> "module:attribute" of its click command
@@ -66,6 +67,7 @@ class _LazyGroup(click.Group):
 
     def main(self, args=None, prog_name=None, **extra):  # noqa: D401 - click signature
         extra.pop("standalone_mode", None)
+        retain_freed_memory()  # the heap keeps each step's freed buffers for the next (proxgan.allocator)
         warnings.showwarning = _show_warning
         warnings.simplefilter("always", ProxganWarning)
         try:
