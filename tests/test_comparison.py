@@ -39,6 +39,27 @@ def test_paired_difference_and_verdict_by_hand():
     assert student_t.ppf(0.975, 11) * math.sqrt(13 / 12) / math.sqrt(12) < 2 / 3
 
 
+def test_bonferroni_interval_by_hand():
+    """d = (0.4, 0.2, 0.3, 0.1, 0.5): mean 0.3, s² = 0.025. One comparison: 0.3 ± t₀.₉₇₅,₄·s/√5 (half 0.196)
+    excludes 0; as one of 5, the interval at 1 − 0.05/5 = 0.99 (half t₀.₉₉₅,₄·s/√5 = 0.326) does not."""
+    baseline = [0.0] * 5
+    treatment = [0.4, 0.2, 0.3, 0.1, 0.5]
+    se = math.sqrt(0.025 / 5)
+    alone = compare_scores(baseline, treatment, higher_is_better=True)
+    assert "adjusted" not in alone and alone["verdict"] == "better"
+    five = compare_scores(baseline, treatment, higher_is_better=True, comparisons=5)
+    adjusted = five["adjusted"]
+    assert five["verdict"] == "better" and five["difference"] == alone["difference"]
+    assert adjusted["confidence"] == pytest.approx(0.99) and adjusted["method"] == "Bonferroni"
+    half = student_t.ppf(0.995, 4) * se
+    assert adjusted["interval"] == pytest.approx([0.3 - half, 0.3 + half]) and adjusted["verdict"] == "inconclusive"
+    # the wider interval needs more pairs: the least m with t₀.₉₉₅,ₘ₋₁·s/√m < 0.3
+    need = adjusted["seeds_to_decide"]
+    assert student_t.ppf(0.995, need - 1) * math.sqrt(0.025 / need) < 0.3 <= student_t.ppf(0.995, need - 2) * math.sqrt(0.025 / (need - 1))
+    with pytest.raises(ProxganError, match="comparisons must be a positive integer"):
+        compare_scores(baseline, treatment, higher_is_better=True, comparisons=0)
+
+
 def test_cli_says_how_many_seeds_would_decide_an_inconclusive_comparison():
     from proxgan.cli.compare import planning_line
 
@@ -101,9 +122,11 @@ def test_cli_compares_scores_recorded_like_evaluate(tiny_runs):
 def test_cli_summary_and_pair_figure(tiny_runs, tmp_path):
     regular, proximal = [tiny_runs["regular", s] for s in (0, 1)], [tiny_runs["proximal", s] for s in (0, 1)]
     res = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
-                                    "--samples", "128", "--plot", str(tmp_path / "pairs.png")])
+                                    "--samples", "128", "--plot", str(tmp_path / "pairs.png"),
+                                    "--comparisons", "3"])
     assert res.exit_code == 0, res.output
     assert "improvement of the treatment" in res.output and "paired by seed" in res.output
+    assert "as one of 3 comparisons (Bonferroni: 98.33 % CI [" in res.output
     assert (tmp_path / "pairs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -120,6 +143,7 @@ def test_cli_bad_input_is_one_line_exit_2(tiny_runs, tmp_path):
                           ([reg, "vs", str(tmp_path)], "is not a training run"),
                           ([reg, "vs", str(unfinished)], "is not a finished training run (status 'interrupted')"),
                           ([reg, "vs", str(tiny_runs["proximal", 0]), "--samples", "0"], "samples must be a positive"),
+                          ([reg, "vs", str(tiny_runs["proximal", 0]), "--comparisons", "0"], "--comparisons"),
                           ([reg, "vs", str(tiny_runs["proximal", 0]), "--plot", str(tmp_path / "no" / "p.png")],
                            "--plot: no directory")):
         res = CliRunner().invoke(main, ["compare", *args])

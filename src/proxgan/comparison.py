@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_positive_int
-from proxgan.rules import (CONTRADICTED, INCONCLUSIVE, INTERVAL_METHOD, REPRODUCED, comparison_verdict, mean_interval,
+from proxgan.rules import (CONFIDENCE, CONTRADICTED, INCONCLUSIVE, INTERVAL_METHOD, REPRODUCED, comparison_verdict, mean_interval,
                            paired_difference, seeds_to_decide)
 
 #: the Table 1 rule's verdict -> what it says about the treatment
@@ -57,19 +57,32 @@ def pair_by_seed(baseline: dict[Path, int], treatment: dict[Path, int]) -> list[
     return [(seed, by_seed[0][seed], by_seed[1][seed]) for seed in sorted(by_seed[0])]
 
 
-def compare_scores(baseline: Sequence[float], treatment: Sequence[float], higher_is_better: bool) -> dict[str, Any]:
+def compare_scores(baseline: Sequence[float], treatment: Sequence[float], higher_is_better: bool,
+                   comparisons: int = 1) -> dict[str, Any]:
     """Each set's mean interval, the paired difference dᵢ = ±(treatmentᵢ − baselineᵢ) with its t interval, the
     verdict on the treatment: ``better`` / ``worse`` / ``inconclusive`` (:func:`proxgan.rules.comparison_verdict`),
-    and ``seeds_to_decide`` (:func:`proxgan.rules.seeds_to_decide`)."""
+    and ``seeds_to_decide`` (:func:`proxgan.rules.seeds_to_decide`).
+
+    With ``comparisons`` = m > 1 (this comparison is one of m made on the same question: several treatments,
+    metrics or settings), ``adjusted`` adds Bonferroni's correction: the interval at confidence 1 − 0.05/m and
+    its verdict, so that all m verdicts together are wrong with probability at most 5 %."""
+    check_positive_int("comparisons", comparisons)
     difference = paired_difference(baseline, treatment, higher_is_better)
-    return {"baseline": mean_interval(baseline), "treatment": mean_interval(treatment), "difference": difference,
-            "verdict": OUTCOMES[comparison_verdict(difference)], "interval": INTERVAL_METHOD,
-            "seeds_to_decide": seeds_to_decide(difference)}
+    summary = {"baseline": mean_interval(baseline), "treatment": mean_interval(treatment), "difference": difference,
+               "verdict": OUTCOMES[comparison_verdict(difference)], "interval": INTERVAL_METHOD,
+               "seeds_to_decide": seeds_to_decide(difference)}
+    if comparisons > 1:
+        confidence = 1 - (1 - CONFIDENCE) / comparisons
+        wide = mean_interval(difference["values"], confidence)
+        summary["adjusted"] = {"comparisons": comparisons, "method": "Bonferroni", "confidence": confidence,
+                               "interval": wide["ci95"], "verdict": OUTCOMES[comparison_verdict(wide)],
+                               "seeds_to_decide": seeds_to_decide(difference, confidence)}
+    return summary
 
 
 def compare_runs(
     baseline: Sequence[str | Path], treatment: Sequence[str | Path], metric: str = "cls_is", *, n_samples: int = 5000,
-    device: str = "cpu", data_root: str | Path | None = None, average: bool = True,
+    device: str = "cpu", data_root: str | Path | None = None, average: bool = True, comparisons: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score every run of both sets by ``metric`` on ``n_samples`` samples, pair them by seed and compare
@@ -83,6 +96,7 @@ def compare_runs(
 
     check_choice("metric", metric, METRICS)
     check_positive_int("samples", n_samples)
+    check_positive_int("comparisons", comparisons)
     for name, runs in (("baseline", baseline), ("treatment", treatment)):
         if not runs:
             raise ProxganError(f"no {name} runs given")
@@ -104,10 +118,11 @@ def compare_runs(
                 "strategy": doc["results"]["strategy"], "generator": result["generator"]}
 
     records = [{"seed": seed, "baseline": score(b), "treatment": score(t)} for seed, b, t in pairs]
-    summary = compare_scores([r["baseline"]["score"] for r in records], [r["treatment"]["score"] for r in records], higher)
+    summary = compare_scores([r["baseline"]["score"] for r in records], [r["treatment"]["score"] for r in records], higher,
+                             comparisons)
     cost = mean_interval([r["treatment"]["training_seconds"] / r["baseline"]["training_seconds"] for r in records])
     return {"config": {"metric": metric, "headline": headline, "higher_is_better": higher, "samples": n_samples,
-                       "average": average, "baseline": [str(r) for r in baseline], "treatment": [str(r) for r in treatment]},
+                       "average": average, "comparisons": comparisons, "baseline": [str(r) for r in baseline], "treatment": [str(r) for r in treatment]},
             "results": {**summary, "time_ratio": cost, "pairs": records, "dataset": datasets.pop()}}
 
 

@@ -41,6 +41,13 @@ def summarize(doc: dict[str, Any]) -> str:
                  f"{results['verdict'].upper()}")
     if results["verdict"] == "inconclusive":
         lines.append(planning_line(results["seeds_to_decide"], d["n"]))
+    if "adjusted" in results:
+        a = results["adjusted"]
+        interval = ("no interval with fewer than 2 pairs" if a["interval"] is None else
+                    f"{100 * a['confidence']:.4g} % CI [{a['interval'][0]:+.4g}, {a['interval'][1]:+.4g}]")
+        lines.append(f"as one of {a['comparisons']} comparisons ({a['method']}: {interval}): {a['verdict'].upper()}")
+        if a["verdict"] == "inconclusive":
+            lines.append("  " + planning_line(a["seeds_to_decide"], d["n"]))
     cost, ci = results["time_ratio"], results["time_ratio"]["ci95"]
     spread = "" if ci is None else f" (95 % CI [{ci[0]:.3g}, {ci[1]:.3g}])"
     lines.append(f"cost: the treatment's training loop took {cost['mean']:.3g}× the baseline's time{spread}")
@@ -68,17 +75,22 @@ def planning_line(needed: int | None, n: int) -> str:
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and scoring.")
 @click.option("--last-iterate", is_flag=True,
               help="Score each run's last generator iterate, not the average it kept (train.average; the default).")
+@click.option("--comparisons", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many comparisons this one is part of (treatments, metrics or settings tried on the same "
+                   "question): above 1, also the Bonferroni-corrected interval at 1 − 0.05/M and its verdict.")
 @click.option("--plot", type=PathType(path_type=Path, dir_okay=False), default=None,
               help="Also draw the pairs (one line per seed, baseline → treatment) into this PNG file.")
 @json_option
 def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path | None, device: str,
-            last_iterate: bool, plot: Path | None, as_json: bool) -> None:
+            last_iterate: bool, comparisons: int, plot: Path | None, as_json: bool) -> None:
     """Compare two sets of finished runs seed by seed: did the TREATMENT runs beat the BASELINE runs?
 
     Runs are paired by their config's seed and scored on the same samples (recorded in each run's results.json,
     as by 'proxgan evaluate'). The verdict is Table 1's rule: the 95 % Student-t interval of the mean paired
     improvement above 0 → better, below 0 → worse, otherwise inconclusive (with how many seeds would decide it if
-    the observed mean difference and its spread held: a planning estimate). The cost is the per-seed ratio of
+    the observed mean difference and its spread held: a planning estimate). With --comparisons M > 1 (this is one
+    of M comparisons made on the same question) the Bonferroni-corrected interval at 1 − 0.05/M decides as well, so
+    that the M verdicts together err with probability at most 5 %. The cost is the per-seed ratio of
     training-loop wall times (meaningful only if both sets ran under the same machine conditions).
 
     \b
@@ -91,7 +103,7 @@ def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path
     if plot is not None and not plot.parent.is_dir():
         raise ProxganError(f"--plot: no directory {str(plot.parent)!r} to write {plot.name!r} into")
     doc = compare_runs(baseline, treatment, metric, n_samples=n_samples, device=device, data_root=data_root,
-                       average=not last_iterate,
+                       average=not last_iterate, comparisons=comparisons,
                        progress=None if as_json else lambda message: click.echo(message, err=True))
     click.echo(json.dumps(doc, indent=2) if as_json else summarize(doc))
     if plot is not None:
