@@ -29,12 +29,16 @@ linear head Q on D's features predicts c from a fake; both players add ``--info-
 Q(c | G(z)) to their losses (D's body and Q in the D step, G in the G step). A continuous latent must bridge the
 disconnected digit classes; a discrete code lets G jump between them instead.
 
+``train --relativistic`` probes the relativistic pairing loss (RpGAN; Huang et al. 2024 pair it with R1 and R2): D
+minimizes E softplus(D(G(zᵢ)) − D(xᵢ)), G minimizes E softplus(D(xᵢ) − D(G(zᵢ))) on the D step's real batch;
+``--r2 GAMMA`` adds R2, (γ/2)·E‖∇ₓD(x̃)‖² on 16 fakes, to D's loss beside the config's R1.
+
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
 
     python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 [--r1-rows 0] [--r1-gamma 1]
-        [--average ema:0.9995:2000 ...] [OVERRIDE ...]
+        [--average ema:0.9995:2000 ...] [--relativistic] [--r2 GAMMA] [OVERRIDE ...]
     python benchmarks/mnist_probe.py diagnose RUN_DIR
     python benchmarks/mnist_probe.py steptime --data-root ../shared/data --variant "" --variant "train.batch_size=64" ...
     python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 --kernel 3
@@ -59,6 +63,7 @@ from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import load_config
 from proxgan.metrics import evaluate
 from proxgan.metrics.classifier import load_classifier
+from proxgan.objectives import r1_penalty
 from proxgan.runs import load_experiment_data, load_run
 from proxgan.train import build_trainer
 
@@ -201,6 +206,46 @@ class InfoLoss:
         return self.objective.generator_loss(d_fake) + self.weight * self.mutual_information_loss(len(d_fake))
 
 
+class Relativistic:
+    """The relativistic pairing GAN loss (RpGAN, Jolicoeur-Martineau 2019; with R1 and R2 the loss of Huang et al.
+    2024, "The GAN is dead; long live the GAN!"): D minimizes E softplus(D(G(zᵢ)) − D(xᵢ)), G minimizes
+    E softplus(D(xᵢ) − D(G(zᵢ))) at the updated D on the D step's real batch (remembered from ``real_batch``)."""
+
+    def __init__(self, objective, trainer):
+        self.objective, self.trainer, self.real = objective, trainer, None
+        draw_real = trainer.real_batch
+
+        def real_batch():
+            self.real = draw_real()
+            return self.real
+
+        trainer.real_batch = real_batch
+
+    def __getattr__(self, name):
+        return getattr(self.objective, name)
+
+    def discriminator_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.softplus(d_fake - d_real).mean()
+
+    def generator_loss(self, d_fake: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            d_real = self.trainer.D(self.real)
+        return torch.nn.functional.softplus(d_real - d_fake).mean()
+
+
+class WithR2:
+    """A formulation plus (γ/2)·E‖∇ₓD(x̃)‖² on the first 16 fakes (R2, Mescheder et al. 2018)."""
+
+    def __init__(self, formulation, gamma: float):
+        self.formulation, self.gamma = formulation, gamma
+
+    def __getattr__(self, name):
+        return getattr(self.formulation, name)
+
+    def regularizer(self, D, real, fake, **options):
+        return self.formulation.regularizer(D, real, fake, **options) + 0.5 * self.gamma * r1_penalty(D, fake[:16])
+
+
 def parse_lookahead(spec: str | None) -> tuple[int, float] | None:
     """``K:ALPHA`` (``5:0.5``) as (K ≥ 1, ALPHA in (0, 1]); None when not given."""
     if spec is None:
@@ -239,6 +284,11 @@ def train(args: argparse.Namespace) -> None:
     if args.info_codes:
         trainer.formulation = dataclasses.replace(
             trainer.formulation, objective=InfoLoss(trainer.formulation.objective, trainer.G, trainer.D, args.info_weight))
+    if args.relativistic:
+        trainer.formulation = dataclasses.replace(
+            trainer.formulation, objective=Relativistic(trainer.formulation.objective, trainer))
+    if args.r2:
+        trainer.formulation = WithR2(trainer.formulation, args.r2)
     if args.top_k < 1:
         trainer.formulation = dataclasses.replace(
             trainer.formulation, objective=TopK(trainer.formulation.objective, trainer, args.top_k, config.train.steps))
@@ -327,6 +377,8 @@ def main() -> None:
     t.add_argument("--info-codes", type=int, default=0, metavar="K", help="InfoGAN categorical code with K values")
     t.add_argument("--info-weight", type=float, default=1.0, help="weight of the InfoGAN loss (default 1)")
     t.add_argument("--lookahead", metavar="K:ALPHA", help="Lookahead-minmax on both players, e.g. 5:0.5")
+    t.add_argument("--relativistic", action="store_true", help="RpGAN loss (relativistic pairing)")
+    t.add_argument("--r2", type=float, default=0.0, metavar="GAMMA", help="add R2 (γ/2)·E|∇D(fake)|² on 16 fakes")
     t.add_argument("--average", action="append", default=[], metavar="KIND:DECAY:START")
     t.add_argument("overrides", nargs="*")
     d = commands.add_parser("diagnose")
