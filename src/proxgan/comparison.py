@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_positive_int
-from proxgan.rules import (CONFIDENCE, CONTRADICTED, INCONCLUSIVE, INTERVAL_METHOD, REPRODUCED, comparison_verdict, mean_interval,
-                           paired_difference, seeds_to_decide)
+from proxgan.rules import (CONFIDENCE, CONTRADICTED, INCONCLUSIVE, INTERVAL_METHOD, REPRODUCED, comparison_verdict,
+                           mean_interval, paired_difference, seeds_to_decide)
 
 #: the Table 1 rule's verdict -> what it says about the treatment
 OUTCOMES = {REPRODUCED: "better", CONTRADICTED: "worse", INCONCLUSIVE: "inconclusive"}
