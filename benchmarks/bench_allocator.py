@@ -8,7 +8,8 @@ settings alternate for ``--rounds`` rounds, in ABBA order (which of two processe
 this machine), so that the machine's load hits them alike; the table gives
 medians and the ratio retained / default.
 
-    python benchmarks/bench_allocator.py [--config mnist-fast] [--data-root ../shared/data] [--rounds 4] [--steps 40] [--threads N]
+    python benchmarks/bench_allocator.py [--config mnist-fast] [--data-root ../shared/data] [--rounds 4]
+        [--steps 40] [--threads N]
 """
 
 from __future__ import annotations

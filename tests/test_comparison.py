@@ -55,7 +55,10 @@ def test_bonferroni_interval_by_hand():
     assert adjusted["interval"] == pytest.approx([0.3 - half, 0.3 + half]) and adjusted["verdict"] == "inconclusive"
     # the wider interval needs more pairs: the least m with t₀.₉₉₅,ₘ₋₁·s/√m < 0.3
     need = adjusted["seeds_to_decide"]
-    assert student_t.ppf(0.995, need - 1) * math.sqrt(0.025 / need) < 0.3 <= student_t.ppf(0.995, need - 2) * math.sqrt(0.025 / (need - 1))
+    def half_width(m: int) -> float:
+        return student_t.ppf(0.995, m - 1) * math.sqrt(0.025 / m)
+
+    assert half_width(need) < 0.3 <= half_width(need - 1)
     with pytest.raises(ProxganError, match="comparisons must be a positive integer"):
         compare_scores(baseline, treatment, higher_is_better=True, comparisons=0)
 

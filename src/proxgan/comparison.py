@@ -118,11 +118,12 @@ def compare_runs(
                 "strategy": doc["results"]["strategy"], "generator": result["generator"]}
 
     records = [{"seed": seed, "baseline": score(b), "treatment": score(t)} for seed, b, t in pairs]
-    summary = compare_scores([r["baseline"]["score"] for r in records], [r["treatment"]["score"] for r in records], higher,
-                             comparisons)
+    summary = compare_scores([r["baseline"]["score"] for r in records], [r["treatment"]["score"] for r in records],
+                             higher, comparisons)
     cost = mean_interval([r["treatment"]["training_seconds"] / r["baseline"]["training_seconds"] for r in records])
     return {"config": {"metric": metric, "headline": headline, "higher_is_better": higher, "samples": n_samples,
-                       "average": average, "comparisons": comparisons, "baseline": [str(r) for r in baseline], "treatment": [str(r) for r in treatment]},
+                       "average": average, "comparisons": comparisons, "baseline": [str(r) for r in baseline],
+                       "treatment": [str(r) for r in treatment]},
             "results": {**summary, "time_ratio": cost, "pairs": records, "dataset": datasets.pop()}}
 
 
