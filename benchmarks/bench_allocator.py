@@ -23,6 +23,8 @@ import sys
 import torch
 
 SETTINGS = ("default", "retained")
+#: the random images that stand in for each dataset without --data-root
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "digits": (1, 8, 8), "cifar10": (3, 32, 32), "celeba": (3, 64, 64)}
 
 
 def child(config_name: str, retained: bool, warmup: int, steps: int, threads: int, data_root: str | None
@@ -41,14 +43,14 @@ def child(config_name: str, retained: bool, warmup: int, steps: int, threads: in
         raise SystemExit("this C library is not glibc: nothing to compare")
     torch.set_num_threads(threads)
     config = load_config(config_name, [f"data.root={data_root}"] if data_root else [])
-    shape = {"mnist": (1, 28, 28), "digits": (1, 8, 8), "cifar10": (3, 32, 32), "celeba": (3, 64, 64)}
-    if config.data.name not in shape:
-        raise SystemExit(f"--config {config_name}: images only (mnist, digits, cifar10, celeba), got {config.data.name}")
     torch.manual_seed(0)
     if data_root:
         data = load_experiment_data(config)
+    elif config.data.name in IMAGE_SHAPES:
+        data = InMemoryData("random", torch.rand(5_000, *IMAGE_SHAPES[config.data.name]) * 2 - 1)
     else:
-        data = InMemoryData("random", torch.rand(5_000, *shape[config.data.name]) * 2 - 1)
+        raise SystemExit(f"--config {config_name}: random images only for {', '.join(IMAGE_SHAPES)}, "
+                         f"got {config.data.name}; give --data-root")
     trainer = build_trainer(config, torch.device("cpu"), data)
     for _ in range(warmup):
         trainer.train_step()
@@ -57,7 +59,8 @@ def child(config_name: str, retained: bool, warmup: int, steps: int, threads: in
     for _ in range(steps):
         trainer.train_step()
     seconds = time.perf_counter() - start
-    return {"ms": 1e3 * seconds / steps, "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps}
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return {"ms": 1e3 * seconds / steps, "faults": faults / steps}
 
 
 def main() -> None:

@@ -57,8 +57,8 @@ import time
 
 import torch
 
-from proxgan.allocator import retain_freed_memory
 from proxgan import models
+from proxgan.allocator import retain_freed_memory
 from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import load_config
 from proxgan.metrics import evaluate

@@ -55,6 +55,7 @@ def test_bonferroni_interval_by_hand():
     assert adjusted["interval"] == pytest.approx([0.3 - half, 0.3 + half]) and adjusted["verdict"] == "inconclusive"
     # the wider interval needs more pairs: the least m with t₀.₉₉₅,ₘ₋₁·s/√m < 0.3
     need = adjusted["seeds_to_decide"]
+
     def half_width(m: int) -> float:
         return student_t.ppf(0.995, m - 1) * math.sqrt(0.025 / m)
 

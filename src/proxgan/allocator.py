@@ -3,7 +3,7 @@
 A training step allocates and frees the same activation buffers every step. With glibc's defaults a
 freed block above the (dynamic) mmap threshold goes back to the kernel, and the top of the heap is trimmed
 once more than the trim threshold is free, so the next step page-faults its buffers in again: about 7,000
-minor page faults per ``mnist-fast`` step (~30 MB of pages zeroed by the kernel). :func:`retain_freed_memory`
+minor page faults per ``mnist-fast`` step (~28 MB of pages zeroed by the kernel). :func:`retain_freed_memory`
 raises both thresholds so the heap keeps those pages; the numbers do not change, only where the memory comes
 from. ``python benchmarks/bench_allocator.py`` measures steps and page faults with and without it.
 

@@ -10,7 +10,7 @@ import click
 
 from proxgan.cli import PathType, json_option
 from proxgan.errors import ProxganError
-from proxgan.rules import SEEDS_LIMIT
+from proxgan.rules import CONFIDENCE, SEEDS_LIMIT
 
 
 def split_sets(runs: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
@@ -35,23 +35,28 @@ def summarize(doc: dict[str, Any]) -> str:
     for name in ("baseline", "treatment"):
         m = results[name]
         lines.append(f"{name}: {m['mean']:.4g} ± {m['std']:.3g} (mean ± std over {m['n']} seeds)")
-    d, ci = results["difference"], results["difference"]["ci95"]
-    interval = "no interval with fewer than 2 pairs" if ci is None else f"95 % CI [{ci[0]:+.4g}, {ci[1]:+.4g}]"
-    lines.append(f"improvement of the treatment: {d['mean']:+.4g} ({interval}; {results['interval']}): "
-                 f"{results['verdict'].upper()}")
+    d = results["difference"]
+    lines.append(f"improvement of the treatment: {d['mean']:+.4g} ({interval_text(d['ci95'], CONFIDENCE)}; "
+                 f"{results['interval']}): {results['verdict'].upper()}")
     if results["verdict"] == "inconclusive":
         lines.append(planning_line(results["seeds_to_decide"], d["n"]))
     if "adjusted" in results:
         a = results["adjusted"]
-        interval = ("no interval with fewer than 2 pairs" if a["interval"] is None else
-                    f"{100 * a['confidence']:.4g} % CI [{a['interval'][0]:+.4g}, {a['interval'][1]:+.4g}]")
-        lines.append(f"as one of {a['comparisons']} comparisons ({a['method']}: {interval}): {a['verdict'].upper()}")
+        lines.append(f"as one of {a['comparisons']} comparisons ({a['method']}: "
+                     f"{interval_text(a['interval'], a['confidence'])}): {a['verdict'].upper()}")
         if a["verdict"] == "inconclusive":
             lines.append("  " + planning_line(a["seeds_to_decide"], d["n"]))
     cost, ci = results["time_ratio"], results["time_ratio"]["ci95"]
     spread = "" if ci is None else f" (95 % CI [{ci[0]:.3g}, {ci[1]:.3g}])"
     lines.append(f"cost: the treatment's training loop took {cost['mean']:.3g}× the baseline's time{spread}")
     return "\n".join(lines)
+
+
+def interval_text(ci: list[float] | None, confidence: float) -> str:
+    """``95 % CI [lo, hi]`` of a paired difference, or why there is none."""
+    if ci is None:
+        return "no interval with fewer than 2 pairs"
+    return f"{100 * confidence:.4g} % CI [{ci[0]:+.4g}, {ci[1]:+.4g}]"
 
 
 def planning_line(needed: int | None, n: int) -> str:
