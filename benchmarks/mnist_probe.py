@@ -63,6 +63,7 @@ from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import load_config
 from proxgan.metrics import evaluate
 from proxgan.metrics.classifier import load_classifier
+from proxgan.metrics.inception import score_entropies
 from proxgan.objectives import r1_penalty
 from proxgan.runs import load_experiment_data, load_run
 from proxgan.train import build_trainer
@@ -330,8 +331,8 @@ def diagnose(args: argparse.Namespace) -> None:
     _, logits = load_classifier("mnist").outputs(run.sample(5000, seed=0))
     p = torch.softmax(logits, 1)
     top = p.max(1).values
-    h_y = -(p.mean(0) * p.mean(0).log()).sum().item()
-    h_y_given_x = -(p * p.clamp_min(1e-12).log()).sum(1).mean().item()
+    parts = score_entropies(logits)  # the same two halves that proxgan evaluate prints beside cls_is
+    h_y, h_y_given_x = parts["class_entropy"], parts["conditional_entropy"]
     print(f"class histogram of 5,000 samples: {torch.bincount(p.argmax(1), minlength=10).tolist()}")
     print(f"mean top-class probability {top.mean():.4f}; share above 0.99: {(top > 0.99).float().mean():.4f}")
     print(f"H(y) = {h_y:.4f} (uniform: ln 10 = {math.log(10):.4f}); E H(y|x) = {h_y_given_x:.4f}")

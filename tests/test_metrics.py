@@ -67,6 +67,25 @@ def test_inception_score_limits():
         inception_score(one_hot[:5])
 
 
+def test_inception_score_splits_into_class_and_conditional_entropy():
+    k, n = 10, 1000
+    logits = torch.randn(n, k, generator=torch.Generator().manual_seed(0)) * 3
+    out = inception_score(logits, splits=1)  # one split: IS = exp(H(p̄) − E H(p(y|x))) exactly
+    assert math.exp(out["class_entropy"] - out["conditional_entropy"]) == pytest.approx(out["mean"], rel=1e-9)
+    p = torch.softmax(logits.double(), 1)  # by hand: the entropy of the mean prediction, the mean entropy
+    assert out["class_entropy"] == pytest.approx(float(-(p.mean(0) * p.mean(0).log()).sum()), rel=1e-12)
+    assert out["conditional_entropy"] == pytest.approx(float(-(p * p.log()).sum(1).mean()), rel=1e-12)
+    assert out["max_entropy"] == pytest.approx(math.log(k)) and 0 < out["conditional_entropy"] < out["class_entropy"]
+    one_hot = torch.full((n, k), -1e4)
+    one_hot[torch.arange(n), torch.arange(n) % k] = 0.0  # balanced and sure: all coverage, no doubt
+    balanced = inception_score(one_hot)
+    assert balanced["class_entropy"] == pytest.approx(math.log(k)) and balanced["conditional_entropy"] == 0.0
+    collapsed = inception_score(torch.where(torch.arange(k) == 3, 0.0, -1e4).expand(n, k))  # sure, one class
+    assert collapsed["class_entropy"] == 0.0 and collapsed["conditional_entropy"] == 0.0
+    unsure = inception_score(torch.zeros(n, k))  # uniform predictions: all doubt
+    assert unsure["class_entropy"] == pytest.approx(math.log(k)) == pytest.approx(unsure["conditional_entropy"])
+
+
 def test_kid_near_zero_for_same_distribution_and_positive_for_shift():
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(400, 16, generator=gen), torch.randn(400, 16, generator=gen)

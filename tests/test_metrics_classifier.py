@@ -1,6 +1,8 @@
 """The shipped LeNets: sha256-checked on load, retrained bit for bit by `proxgan classifier`, used by
 cls_is/cls_fid without training; the floor and real_is score held-out real images the same way."""
 
+import json
+import math
 import os
 from pathlib import Path
 
@@ -100,6 +102,8 @@ def test_floor_and_real_is_equal_the_scores_of_the_held_out_images_themselves(tm
     assert out["cls_fid"]["held_out"]["n"] == 359 and out["cls_fid"]["held_out"]["split"] == "test"
     assert out["cls_fid"]["floor"] == pytest.approx(out["cls_fid"]["value"], rel=1e-12)
     assert out["cls_is"]["real_is"]["mean"] == pytest.approx(out["cls_is"]["mean"], rel=1e-12)
+    for part in ("class_entropy", "conditional_entropy"):
+        assert out["cls_is"]["real_is"][part] == pytest.approx(out["cls_is"][part], rel=1e-12)
     assert out["cls_fid"]["floor"] > 0  # 359 images are not the 1,797 of the reference
     assert list(tmp_path.glob("lenet-held-out-dataset=digits-split=test-*-n=359-*.npz"))
     collapsed = evaluate(data.x[data.labels == 0][:100], data, "cls_is,cls_fid", cache_dir=tmp_path)
@@ -124,6 +128,10 @@ def test_evaluate_summary_prints_floor_ratio_and_rejects_a_bad_classifier(tmp_pa
     lines = {line.split(":")[0]: line for line in res.output.splitlines()}
     assert "(floor " in lines["cls_fid"] and ", ratio " in lines["cls_fid"] and "real: digits test n=200" in lines["cls_fid"]
     assert "(real " in lines["cls_is"] and f"lenet-digits-{cls.SHIPPED_SHA256['digits'][:8]}" in lines["cls_is"]
+    doc = json.loads((run_dir / "results.json").read_text())["results"]["metrics"]["cls_is"]
+    parts = (doc["class_entropy"], doc["real_is"]["class_entropy"], math.log(10), doc["conditional_entropy"],
+             doc["real_is"]["conditional_entropy"])
+    assert "H(y) {:.3f} (real {:.3f}, max {:.3f}), H(y|x) {:.3f} (real {:.3f})".format(*parts) in lines["cls_is"]
     (tmp_path / "garbage.pt").write_bytes(b"junk")
     res = CliRunner(env=env).invoke(main, ["evaluate", str(run_dir), "--classifier", str(tmp_path / "garbage.pt")])
     assert res.exit_code == 2 and "cannot read classifier" in res.output and res.output.strip().count("\n") == 0

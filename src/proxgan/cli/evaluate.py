@@ -73,6 +73,15 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
     click.echo(f"results: {Path(run_dir) / 'results.json'} (results.{doc['results_key']})")
 
 
+def entropies(result: dict, real: dict | None = None) -> str:
+    """An Inception score's two parts: H(y), class coverage (at most log K), and H(y|x), per-sample doubt."""
+    h, h_x, top = result["class_entropy"], result["conditional_entropy"], result["max_entropy"]
+    if real is None:
+        return f"H(y) {h:.3f} (max {top:.3f}), H(y|x) {h_x:.3f}"
+    return (f"H(y) {h:.3f} (real {real['class_entropy']:.3f}, max {top:.3f}), "
+            f"H(y|x) {h_x:.3f} (real {real['conditional_entropy']:.3f})")
+
+
 def summarize(result: dict) -> str:
     """One line per metric: the headline number(s) and what they were computed against."""
     if "floor" in result:
@@ -80,8 +89,10 @@ def summarize(result: dict) -> str:
         head = f"{result['value']:.4g} (floor {result['floor']:.4g}, ratio {ratio:.3g})"
     elif "value" in result:
         head = f"{result['value']:.4g}"
-    elif "real_is" in result:
-        head = f"{result['mean']:.4g} ± {result['std']:.2g} (real {result['real_is']['mean']:.4g} ± {result['real_is']['std']:.2g})"
+    elif "class_entropy" in result:  # is, cls_is (with real data's score beside it)
+        real = result.get("real_is")
+        vs_real = "" if real is None else f" (real {real['mean']:.4g} ± {real['std']:.2g})"
+        head = f"{result['mean']:.4g} ± {result['std']:.2g}{vs_real}; {entropies(result, real)}"
     elif "mean" in result:
         head = f"{result['mean']:.4g} ± {result['std']:.2g}"
     elif "modes_covered" in result:

@@ -194,7 +194,8 @@ def _kid(ctx: EvalContext) -> dict:
 def _classifier_score(ctx: EvalContext) -> dict:
     _, logits = ctx.classifier_samples("cls_is")
     real = inc.inception_score(torch.from_numpy(ctx.held_out_classifier_outputs("cls_is")["logits"]))
-    return {**inc.inception_score(logits), "real_is": {"mean": real["mean"], "std": real["std"]},
+    real_is = {key: real[key] for key in ("mean", "std", "class_entropy", "conditional_entropy")}
+    return {**inc.inception_score(logits), "real_is": real_is,
             "held_out": ctx.held_out()[1], **ctx.classifier_record("cls_is")}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +228,22 @@ def inception_score(logits: Tensor, *, splits: int = 10) -> dict[str, float]:
     if len(logits) < splits:
         raise ProxganError(f"the Inception Score needs at least {splits} samples (one per split), got {len(logits)}")
     out = isc_features_to_metric(logits.double().cpu(), splits=splits)
-    return {"mean": out["inception_score_mean"], "std": out["inception_score_std"], "splits": splits}
+    return {"mean": out["inception_score_mean"], "std": out["inception_score_std"], "splits": splits,
+            **score_entropies(logits)}
+
+
+def score_entropies(logits: Tensor) -> dict[str, float]:
+    """The score's two parts on all samples as one split: IS = exp(H(p̄) − E_x H(p(y|x))), p̄ = E_x p(y|x).
+
+    ``class_entropy`` H(p̄) ≤ ``max_entropy`` = log K says how evenly the samples spread over the classes (mode
+    coverage); ``conditional_entropy`` E_x H(p(y|x)) ≥ 0 how unsure the classifier is of each sample (quality).
+    In nats. E_x KL(p(y|x) ‖ p̄) = H(p̄) − E_x H(p(y|x)), which is how the two halves make the score.
+    """
+    p = logits.double().cpu().softmax(dim=1)
+    marginal = p.mean(dim=0)
+    return {"class_entropy": float(-torch.special.xlogy(marginal, marginal).sum()),
+            "conditional_entropy": float(-torch.special.xlogy(p, p).sum(dim=1).mean()),
+            "max_entropy": math.log(logits.shape[1])}
 
 
 def kernel_inception_distance(f1: Tensor, f2: Tensor, *, subsets: int = 100, subset_size: int = 1000) -> dict:
