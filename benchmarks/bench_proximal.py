@@ -80,7 +80,8 @@ def plain_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
 
 def sobolev_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
     loss = formulation.objective.discriminator_loss
-    total = proximal_loss(D, real, fake, loss, ref, LAM, penalty=formulation.regularizer, rows=rows)[0]
+    refs = ref if rows is None else ref[rows]  # the penalty rows' references
+    total = proximal_loss(D, real, fake, loss, refs, LAM, penalty=formulation.regularizer, rows=rows)[0]
     optimizer_step(D, formulation, optimizer, total)
 
 

@@ -163,6 +163,44 @@ def test_fresh_batches_use_a_frozen_reference():
     assert torch.allclose(D.w.detach(), expected, atol=1e-12)
 
 
+class SizeRecording(nn.Module):
+    """Records (training mode, rows) of every forward pass, its deep copies (the frozen D_wk) included."""
+
+    seen: list[tuple[bool, int]] = []  # a class attribute: shared with copies
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        SizeRecording.seen.append((self.training, len(x)))
+        return self.inner(x)
+
+
+def test_fresh_batches_take_the_frozen_references_on_the_penalty_rows_only():
+    """With fresh batches and penalty_batch = m, D_wk's input gradients are taken on the m penalty rows of each batch,
+    and the inner loop is the one with whole-batch references indexed by those rows."""
+    torch.manual_seed(0)
+    D0 = MLPDiscriminator((3,), hidden=(5,)).to(DT)
+    batches = [gaussian_batches(n=8, seed=s) for s in range(3)]
+    D = SizeRecording(copy.deepcopy(D0))
+    SizeRecording.seen.clear()
+    stream = iter(batches)
+    proximal_update(D, *batches[0], wgan_loss, torch.optim.SGD(D.parameters(), lr=0.1), lam=0.5, steps=3,
+                    penalty_batch=2, next_batch=lambda: next(stream), generator=torch.Generator().manual_seed(1))
+    assert [rows for training, rows in SizeRecording.seen if not training] == [2, 2, 2]  # D_wk: the rows only
+    expected = copy.deepcopy(D0)  # by hand: whole-batch references of D_wk, then the step's rows
+    opt, rows_rng = torch.optim.SGD(expected.parameters(), lr=0.1), torch.Generator().manual_seed(1)
+    for real, fake in batches:
+        rows = penalty_rows(8, 2, rows_rng)
+        refs = input_gradients(D0, real, create_graph=False)[rows]
+        opt.zero_grad()
+        proximal_loss(expected, real, fake, wgan_loss, refs, 0.5, rows=rows)[0].backward()
+        opt.step()
+    for mine, theirs in zip(D.inner.parameters(), expected.parameters()):
+        assert torch.allclose(mine, theirs, atol=1e-12)
+
+
 def test_reference_gradients_are_computed_once_and_nothing_is_recomputed():
     real, fake = gaussian_batches()
     D = Counting(Linear(W0))
@@ -348,7 +386,8 @@ def test_sub_batch_penalty_and_its_gradient_are_unbiased_over_all_subsets():
     params = list(D.parameters())[:-1]  # the output bias does not enter ∇ₓD
 
     def loss_and_grad(rows):
-        total, _, sobolev = proximal_loss(D, real, fake, wgan_loss, ref, 0.7, rows=rows)
+        refs = ref if rows is None else ref[rows]  # the references of the penalty rows
+        total, _, sobolev = proximal_loss(D, real, fake, wgan_loss, refs, 0.7, rows=rows)
         return sobolev.detach(), torch.cat([g.flatten() for g in torch.autograd.grad(total, params)])
 
     full_penalty, full_grad = loss_and_grad(None)
@@ -369,11 +408,12 @@ def test_r1_in_the_inner_loss_reuses_the_sobolev_input_gradients():
     params = list(D.parameters())[:-1]
     for lam, rows in ((0.7, torch.tensor([4, 0, 2])), (0.7, None), (0.0, torch.tensor([1, 5]))):
         on = slice(None) if rows is None else rows
-        shared = proximal_loss(D, real, fake, wgan_loss, ref, lam, r1=3.0, rows=rows)[0]
-        separate = proximal_loss(D, real, fake, wgan_loss, ref, lam, rows=rows,
+        refs = ref[on]
+        shared = proximal_loss(D, real, fake, wgan_loss, refs, lam, r1=3.0, rows=rows)[0]
+        separate = proximal_loss(D, real, fake, wgan_loss, refs, lam, rows=rows,
                                  penalty=lambda D, r, f, on=on: 1.5 * r1_penalty(D, r[on]))[0]  # fmt: skip
         assert shared.item() == pytest.approx(separate.item(), rel=1e-12)
-        assert shared.item() != pytest.approx(proximal_loss(D, real, fake, wgan_loss, ref, lam, rows=rows)[0].item())
+        assert shared.item() != pytest.approx(proximal_loss(D, real, fake, wgan_loss, refs, lam, rows=rows)[0].item())
         g_shared, g_separate = (torch.cat([g.flatten() for g in torch.autograd.grad(t, params)]) for t in (shared, separate))
         assert torch.allclose(g_shared, g_separate, atol=1e-12)
 
@@ -413,8 +453,8 @@ def test_sub_batch_penalty_keeps_every_real_score_in_order():
         seen.append(d_real.detach())
         return wgan_loss(d_real, d_fake)
 
-    ref = input_gradients(D, real, create_graph=False)
-    proximal_loss(D, real, fake, recording_loss, ref, 0.1, rows=torch.tensor([5, 1, 6]))
+    rows = torch.tensor([5, 1, 6])
+    proximal_loss(D, real, fake, recording_loss, input_gradients(D, real[rows], create_graph=False), 0.1, rows=rows)
     assert torch.equal(seen[0], real @ D.w.detach())
 
 

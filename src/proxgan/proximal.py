@@ -16,7 +16,7 @@ Two options go beyond the paper (both off by default, so Algorithm 1 is what run
 * ``penalty_batch = m``: the Sobolev penalty of each inner step on m rows of the real batch drawn
   uniformly without replacement, (1/(2m)) Σ_{i∈S} ||∇ₓD_w(xᵢ) - ∇ₓD_{w_k}(xᵢ)||², an unbiased estimate
   of the full-batch penalty (every row is in S with probability m/n); only those m rows pay for the
-  double backward. V still sees the whole real batch.
+  double backward (and, with fresh batches, for D_{w_k}'s reference gradients). V still sees the whole real batch.
 * ``tol``: stop the inner loop early (T stays the cap). Write Φ(w) = -(loss + penalty + λ·sobolev) for
   the inner objective and Φ_t = Φ(w_t). Proposition 4 rests on Φ being λ-strongly concave in D's
   function space under the Sobolev norm, so for the maximizer D*, (λ/2)||D_t - D*||²_{Ḣ¹} ≤ Φ* - Φ_t,
@@ -206,7 +206,8 @@ def proximal_loss(
     of Algorithm 1.
 
     d_loss = loss(D(real), D(fake)); sobolev = (1/(2|S|)) Σ_{i∈S} ||∇ₓD_w(xᵢ) - ref_gradsᵢ||² over the rows S
-    (all of them when ``rows`` is None). One forward pass on the real rows in S gives both their scores and
+    (all of them when ``rows`` is None), ``ref_grads`` holding the references of S's rows in the order of ``rows``
+    (of the whole batch when ``rows`` is None). One forward pass on the real rows in S gives both their scores and
     their input gradients; the other real rows get a plain forward. ``r1`` = γ adds the R1 penalty of a
     formulation that has one (Mescheder et al. 2018), (γ/2)·(1/|S|) Σ_{i∈S} ||∇ₓD_w(xᵢ)||², from the same input
     gradients (no second pass). With λ = 0 and no R1 no input gradient is taken.
@@ -224,7 +225,6 @@ def proximal_loss(
         chosen = order[: len(rows)]
         d_rows, grads = scores_and_input_gradients(D, real[chosen], create_graph=True)
         d_real = torch.cat([d_rows, D(real[order[len(rows) :]])])[inverse]
-        ref_grads = None if ref_grads is None else ref_grads[chosen]
     sobolev = 0.5 * mean_sq_gradient_distance(grads, ref_grads) if lam else real.new_zeros(())
     d_loss = loss(d_real, D(fake))
     total = d_loss if penalty is None else d_loss + penalty(D, real, fake)
@@ -246,6 +246,11 @@ class ProximalUpdate:
     loss: Tensor
     sobolev: Tensor
     steps: int
+
+
+def _rows_of(t: Tensor | None, rows: Tensor | None) -> Tensor | None:
+    """The rows ``rows`` of t (all of t when ``rows`` is None), indexed on t's device."""
+    return t if rows is None or t is None else t[rows.to(t.device)]
 
 
 def _gained_little(losses: list[Tensor], tol: float) -> bool:
@@ -281,13 +286,13 @@ def proximal_update(
     scores samples independently, DDP-wrapped or not) is updated in place by the caller's ``optimizer``.
     ``r1`` = γ adds the R1 penalty (γ/2)·E||∇ₓD_w(x)||² on the penalty's rows, from the Sobolev term's input
     gradients (:func:`proximal_loss`). ``real`` and ``fake`` are one batch each (detached here: the generator
-    is fixed); the reference gradients ∇ₓD_{w_k}(x) are taken once. ``next_batch() -> (real, fake)`` draws a new pair for every step,
-    its references from a frozen snapshot of D_{w_k}. ``before_step(D)`` runs between backward and the
-    optimizer step (gradients unscaled when a ``scaler`` is given), ``after_step(D)`` after it (projection).
-    ``penalty_batch`` and ``tol`` are the cheaper variants of the module docstring; ``generator`` (a CPU
-    torch.Generator, default torch's global one) draws the penalty rows. Nothing is copied to the host unless
-    ``tol`` is set. Only input gradients are taken with ``torch.autograd.grad``; the parameter gradients come
-    from one ``backward()`` per step, so DDP works.
+    is fixed); the reference gradients ∇ₓD_{w_k}(x) are taken once. ``next_batch() -> (real, fake)`` draws a new
+    pair for every step, its references (on the penalty rows) from a frozen snapshot of D_{w_k}. ``before_step(D)``
+    runs between backward and the optimizer step (gradients unscaled when a ``scaler`` is given),
+    ``after_step(D)`` after it (projection). ``penalty_batch`` and ``tol`` are the cheaper variants of the module
+    docstring; ``generator`` (a CPU torch.Generator, default torch's global one) draws the penalty rows. Nothing is
+    copied to the host unless ``tol`` is set. Only input gradients are taken with ``torch.autograd.grad``; the
+    parameter gradients come from one ``backward()`` per step, so DDP works.
 
     Drop-in use in a GAN's training loop, instead of its n_critic discriminator steps:
 
@@ -317,9 +322,12 @@ def proximal_update(
     while True:
         if anchor is not None:
             real, fake = (t.detach() for t in next_batch())
-            ref_grads = input_gradients(anchor, real, create_graph=False) if lam > 0 else None
         rows = penalty_rows(n, penalty_batch, generator) if subsample else None
-        total, d_loss, sobolev = proximal_loss(D, real, fake, loss, ref_grads, lam, penalty=penalty, r1=r1, rows=rows)
+        if anchor is not None:  # the frozen D_wk's references, on the penalty rows only
+            refs = input_gradients(anchor, _rows_of(real, rows), create_graph=False) if lam > 0 else None
+        else:
+            refs = _rows_of(ref_grads, rows)
+        total, d_loss, sobolev = proximal_loss(D, real, fake, loss, refs, lam, penalty=penalty, r1=r1, rows=rows)
         losses.append(total.detach())
         if tol is not None and taken > 0 and _gained_little(losses, tol):
             break
