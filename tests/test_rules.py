@@ -29,6 +29,16 @@ def test_t_interval_matches_scipy_on_five_values():
     assert rules.mean_interval(values)["ci95"] == pytest.approx([lo, hi], rel=1e-12)
 
 
+def test_t_interval_at_another_confidence_matches_scipy_and_decides_by_its_sign():
+    values = [1.3, 0.2, -0.4, 2.2, 0.9]
+    s = rules.mean_interval(values)
+    lo, hi = stats.t.interval(0.99, 4, loc=stats.tmean(values), scale=stats.sem(values))
+    assert rules.t_interval(s["mean"], s["std"], s["n"], 0.99) == pytest.approx([lo, hi], rel=1e-12)
+    assert lo < s["ci95"][0] < 0 < s["ci95"][1] < hi  # wider than the 95 % interval
+    assert [rules.interval_verdict(ci) for ci in ([0.1, 2.0], [-2.0, -0.1], [-1.0, 1.0], None)] == [
+        rules.REPRODUCED, rules.CONTRADICTED, rules.INCONCLUSIVE, rules.INCONCLUSIVE]
+
+
 def test_one_value_has_no_interval_and_no_verdict():
     assert rules.mean_interval([3.0]) == {"mean": 3.0, "std": 0.0, "n": 1, "values": [3.0], "ci95": None}
     assert rules.comparison_verdict(rules.paired_difference([1.0], [5.0], True)) == rules.INCONCLUSIVE

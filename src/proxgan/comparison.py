@@ -20,7 +20,7 @@ from typing import Any
 
 from proxgan.errors import ProxganError, check_choice, check_positive_int
 from proxgan.rules import (CONFIDENCE, CONTRADICTED, INCONCLUSIVE, INTERVAL_METHOD, REPRODUCED, comparison_verdict,
-                           mean_interval, paired_difference, seeds_to_decide)
+                           interval_verdict, mean_interval, paired_difference, seeds_to_decide, t_interval)
 
 #: the Table 1 rule's verdict -> what it says about the treatment
 OUTCOMES = {REPRODUCED: "better", CONTRADICTED: "worse", INCONCLUSIVE: "inconclusive"}
@@ -73,9 +73,9 @@ def compare_scores(baseline: Sequence[float], treatment: Sequence[float], higher
                "seeds_to_decide": seeds_to_decide(difference)}
     if comparisons > 1:
         confidence = 1 - (1 - CONFIDENCE) / comparisons
-        wide = mean_interval(difference["values"], confidence)
+        wide = t_interval(difference["mean"], difference["std"], difference["n"], confidence)
         summary["adjusted"] = {"comparisons": comparisons, "method": "Bonferroni", "confidence": confidence,
-                               "interval": wide["ci95"], "verdict": OUTCOMES[comparison_verdict(wide)],
+                               "interval": wide, "verdict": OUTCOMES[interval_verdict(wide)],
                                "seeds_to_decide": seeds_to_decide(difference, confidence)}
     return summary
 

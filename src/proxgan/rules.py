@@ -80,17 +80,23 @@ def t_quantile(n: int, confidence: float = CONFIDENCE) -> float:
     return float(t.ppf((1 + confidence) / 2, n - 1))
 
 
-def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> dict[str, Any]:
-    """Mean, sample std (ddof = 1), n, the values and the t interval ``mean ± t·std/√n`` (None if n < 2)."""
+def mean_interval(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, sample std (ddof = 1), n, the values and ``ci95``, their 95 % :func:`t_interval` (None if n < 2)."""
     values = [float(v) for v in values]
     n = len(values)
     if n == 0:
         return {"mean": None, "std": None, "n": 0, "values": [], "ci95": None}
     mean = math.fsum(values) / n
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    half = t_quantile(n, confidence) * std / math.sqrt(n) if n > 1 else None
-    return {"mean": mean, "std": std, "n": n, "values": values,
-            "ci95": None if half is None else [mean - half, mean + half]}
+    return {"mean": mean, "std": std, "n": n, "values": values, "ci95": t_interval(mean, std, n, CONFIDENCE)}
+
+
+def t_interval(mean: float, std: float, n: int, confidence: float) -> list[float] | None:
+    """The Student-t interval of a mean, ``mean ± t_{(1+confidence)/2, n−1}·std/√n`` (None when n < 2)."""
+    if n < 2:
+        return None
+    half = t_quantile(n, confidence) * std / math.sqrt(n)
+    return [mean - half, mean + half]
 
 
 def paired_difference(regular: Sequence[float], proximal: Sequence[float], higher_is_better: bool) -> dict[str, Any]:
@@ -103,7 +109,11 @@ def paired_difference(regular: Sequence[float], proximal: Sequence[float], highe
 
 def comparison_verdict(difference: dict[str, Any]) -> str:
     """Table 1's rule on a :func:`paired_difference`: interval above 0 → reproduced, below → contradicted."""
-    ci = difference["ci95"]
+    return interval_verdict(difference["ci95"])
+
+
+def interval_verdict(ci: Sequence[float] | None) -> str:
+    """An interval of an improvement above 0 → reproduced, below 0 → contradicted, else (or None) inconclusive."""
     if ci is None:
         return INCONCLUSIVE
     if ci[0] > 0:
