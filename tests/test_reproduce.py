@@ -115,6 +115,27 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
     EquilibriumConfig(**the_scale.equilibrium.overrides())
 
 
+# docs/reproduce.md's ablations start from these, so they run without the 80-minute reproduction first.
+DOCUMENTED_TABLE1_CPU = {
+    "regular": "mnist-fast train.steps=3000 train.batch_size=64 train.reuse_fake=false log.eval_every=0",
+    "t5-pb16": "mnist-fast train.steps=3000 train.batch_size=64 train.reuse_fake=false log.eval_every=0 "
+               "train.strategy=proximal proximal.penalty_batch=16",
+}
+
+
+@pytest.mark.parametrize("variant", sorted(DOCUMENTED_TABLE1_CPU))
+def test_cpu_table1_configs_are_the_documented_mnist_fast_overrides(variant):
+    from proxgan.config import load_config
+
+    p = R.get_scale("cpu", data_root="/data").table1
+    extra = () if variant == "regular" else p.variant(variant).overrides
+    built = R.training_config(replace(p, overrides=(*p.overrides, *extra)), "nsgan-r1",
+                              strategy="regular" if variant == "regular" else "proximal", seed=0,
+                              steps=3000, dim=32, data_root="/data")
+    documented = load_config("mnist-fast", [*DOCUMENTED_TABLE1_CPU[variant].split()[1:], "data.root=/data"])
+    assert replace(built, description="") == replace(documented, description="")
+
+
 @pytest.mark.parametrize("scale", sorted(R.SCALES))
 def test_smoke_cuts_every_stage_and_keeps_the_scale_s_own_settings(scale):
     full, smoke = R.get_scale(scale), R.get_scale(scale, smoke=True)
