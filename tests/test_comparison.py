@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from scipy.stats import t as student_t
 
 from proxgan.cli import main
-from proxgan.comparison import compare_scores, pair_by_seed
+from proxgan.comparison import compare_scores, comparison_title, pair_by_seed
 from proxgan.errors import ProxganError
 
 TINY = ["ring8-wgan-gp", "model.dim=8", "train.steps=3", "train.batch_size=16", "log.every=1",
@@ -62,6 +62,24 @@ def test_bonferroni_interval_by_hand():
     assert half_width(need) < 0.3 <= half_width(need - 1)
     with pytest.raises(ProxganError, match="comparisons must be a positive integer"):
         compare_scores(baseline, treatment, higher_is_better=True, comparisons=0)
+
+
+def test_figure_title_names_the_interval_that_decides():
+    """The same d as above: alone the 95 % interval (better) titles the figure; as one of 5 the 99 % Bonferroni
+    interval, inconclusive, is on it too, so a figure never shows only the interval that does not decide."""
+    baseline, treatment = [0.0] * 5, [0.4, 0.2, 0.3, 0.1, 0.5]
+
+    def doc(m):
+        results = compare_scores(baseline, treatment, higher_is_better=True, comparisons=m)
+        return {"config": {"samples": 100}, "results": {**results, "dataset": "digits", "pairs": [{}] * 5}}
+
+    half95, half99 = (student_t.ppf(q, 4) * math.sqrt(0.025 / 5) for q in (0.975, 0.995))
+    alone = comparison_title(doc(1)).split("\n")
+    assert alone == [f"treatment better: +0.3, 95 % CI [{0.3 - half95:+.3g}, {0.3 + half95:+.3g}]",
+                     "100 samples of digits, 5 seeds"]
+    five = comparison_title(doc(5)).split("\n")
+    assert five[0] == alone[0] and five[2] == alone[1]
+    assert five[1] == f"one of 5 (Bonferroni 99 % CI [{0.3 - half99:+.3g}, {0.3 + half99:+.3g}]): inconclusive"
 
 
 def test_cli_says_how_many_seeds_would_decide_an_inconclusive_comparison():

@@ -127,6 +127,22 @@ def compare_runs(
             "results": {**summary, "time_ratio": cost, "pairs": records, "dataset": datasets.pop()}}
 
 
+def comparison_title(doc: dict[str, Any]) -> str:
+    """The figure's title: the verdict, the mean paired difference and its 95 % interval; with ``--comparisons``
+    M > 1 also the Bonferroni interval and its verdict, which is the one that decides."""
+    config, results = doc["config"], doc["results"]
+    d, ci = results["difference"]["mean"], results["difference"]["ci95"]
+    interval = "" if ci is None else f", 95 % CI [{ci[0]:+.3g}, {ci[1]:+.3g}]"
+    lines = [f"treatment {results['verdict']}: {d:+.3g}{interval}"]
+    adjusted = results.get("adjusted")
+    if adjusted is not None and adjusted["interval"] is not None:
+        lo, hi = adjusted["interval"]
+        lines.append(f"one of {adjusted['comparisons']} (Bonferroni {100 * adjusted['confidence']:.4g} % CI "
+                     f"[{lo:+.3g}, {hi:+.3g}]): {adjusted['verdict']}")
+    lines.append(f"{config['samples']} samples of {results['dataset']}, {len(results['pairs'])} seeds")
+    return "\n".join(lines)
+
+
 def plot_comparison(doc: dict[str, Any], path: str | Path) -> Path:
     """The pairs of a :func:`compare_runs` result as a paired slope plot (one line per seed, baseline → treatment),
     titled with the verdict and the interval; written to ``path`` (PNG)."""
@@ -138,10 +154,7 @@ def plot_comparison(doc: dict[str, Any], path: str | Path) -> Path:
                   [results["baseline"]["mean"], results["treatment"]["mean"]], ["baseline", "treatment"],
                   [pair["seed"] for pair in results["pairs"]])
     ax.set_ylabel(f"{config['metric']} ({'higher' if config['higher_is_better'] else 'lower'} is better)")
-    d, ci = results["difference"]["mean"], results["difference"]["ci95"]
-    interval = "" if ci is None else f", 95 % CI [{ci[0]:+.3g}, {ci[1]:+.3g}]"
-    ax.set_title(f"treatment {results['verdict']}: {d:+.3g}{interval}\n{config['samples']} samples of "
-                 f"{results['dataset']}, {len(results['pairs'])} seeds", fontsize=8)
+    ax.set_title(comparison_title(doc), fontsize=8)
     path = Path(path)
     save_figure(fig, path.parent, path.name)
     return path
