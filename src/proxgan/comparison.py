@@ -127,18 +127,25 @@ def compare_runs(
             "results": {**summary, "time_ratio": cost, "pairs": records, "dataset": datasets.pop()}}
 
 
+def interval_text(ci: Sequence[float] | None, confidence: float, digits: int = 4) -> str:
+    """``95 % CI [lo, hi]`` of a paired difference at ``confidence``, to ``digits`` significant digits, or why there
+    is none."""
+    if ci is None:
+        return "no interval with fewer than 2 pairs"
+    return f"{100 * confidence:.4g} % CI [{ci[0]:+.{digits}g}, {ci[1]:+.{digits}g}]"
+
+
 def comparison_title(doc: dict[str, Any]) -> str:
     """The figure's title: the verdict, the mean paired difference and its 95 % interval; with ``--comparisons``
     M > 1 also the Bonferroni interval and its verdict, which is the one that decides."""
     config, results = doc["config"], doc["results"]
     d, ci = results["difference"]["mean"], results["difference"]["ci95"]
-    interval = "" if ci is None else f", 95 % CI [{ci[0]:+.3g}, {ci[1]:+.3g}]"
+    interval = "" if ci is None else ", " + interval_text(ci, CONFIDENCE, digits=3)
     lines = [f"treatment {results['verdict']}: {d:+.3g}{interval}"]
     adjusted = results.get("adjusted")
     if adjusted is not None and adjusted["interval"] is not None:
-        lo, hi = adjusted["interval"]
-        lines.append(f"one of {adjusted['comparisons']} (Bonferroni {100 * adjusted['confidence']:.4g} % CI "
-                     f"[{lo:+.3g}, {hi:+.3g}]): {adjusted['verdict']}")
+        lines.append(f"one of {adjusted['comparisons']} (Bonferroni "
+                     f"{interval_text(adjusted['interval'], adjusted['confidence'], digits=3)}): {adjusted['verdict']}")
     lines.append(f"{config['samples']} samples of {results['dataset']}, {len(results['pairs'])} seeds")
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from proxgan.cli import PathType, json_option
+from proxgan.comparison import interval_text
 from proxgan.errors import ProxganError
 from proxgan.rules import CONFIDENCE, SEEDS_LIMIT
 
@@ -50,13 +51,6 @@ def summarize(doc: dict[str, Any]) -> str:
     spread = "" if ci is None else f" (95 % CI [{ci[0]:.3g}, {ci[1]:.3g}])"
     lines.append(f"cost: the treatment's training loop took {cost['mean']:.3g}× the baseline's time{spread}")
     return "\n".join(lines)
-
-
-def interval_text(ci: list[float] | None, confidence: float) -> str:
-    """``95 % CI [lo, hi]`` of a paired difference, or why there is none."""
-    if ci is None:
-        return "no interval with fewer than 2 pairs"
-    return f"{100 * confidence:.4g} % CI [{ci[0]:+.4g}, {ci[1]:+.4g}]"
 
 
 def planning_line(needed: int | None, n: int) -> str:
