@@ -65,24 +65,16 @@ from proxgan.metrics import evaluate
 from proxgan.metrics.classifier import load_classifier
 from proxgan.metrics.inception import score_entropies
 from proxgan.objectives import r1_penalty
+from proxgan.models.batchnorm import with_population_statistics
 from proxgan.runs import load_experiment_data, load_run
 from proxgan.train import build_trainer
 
 
 def draw(G: torch.nn.Module, mode: str, n: int = 2000, seed: int = 123) -> torch.Tensor:
-    """n samples of a copy of G with BatchNorm in ``mode``: eval, train (batch statistics) or recal (running
-    statistics recomputed over 20 batches of 256, then eval)."""
+    """n samples of a copy of G with BatchNorm in ``mode``: eval (the buffers kept during training), train (batch
+    statistics) or recal (the population statistics the library samples with, ``with_population_statistics``)."""
     g = torch.Generator().manual_seed(seed)
-    G = copy.deepcopy(G)
-    if mode == "recal":
-        for m in G.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.reset_running_stats()
-                m.momentum = None  # cumulative average
-        G.train()
-        with torch.no_grad():
-            for _ in range(20):
-                G(torch.randn(256, G.latent_dim, generator=g))
+    G = with_population_statistics(G) if mode == "recal" else copy.deepcopy(G)
     G.train(mode == "train")
     with torch.no_grad():
         return torch.cat([G(z) for z in torch.randn(n, G.latent_dim, generator=g).split(500)]).float()

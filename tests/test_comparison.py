@@ -134,11 +134,13 @@ def test_cli_compares_scores_recorded_like_evaluate(tiny_runs):
     assert doc["results"]["verdict"] in ("better", "worse", "inconclusive")
     ratios = [p["treatment"]["training_seconds"] / p["baseline"]["training_seconds"] for p in pairs]
     assert doc["results"]["time_ratio"]["values"] == pytest.approx(ratios)
-    assert doc["config"]["average"] and {p[s]["generator"] for p in pairs for s in ("baseline", "treatment")} == {
-        "last iterate"}  # these runs kept no average
+    assert doc["config"]["average"] and doc["config"]["population_batchnorm"]
+    assert {p[s]["generator"] for p in pairs for s in ("baseline", "treatment")} == {
+        "last iterate; BatchNorm: population statistics of these weights (16,384 latents)"}  # no average kept
     res = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
-                                    "--samples", "128", "--last-iterate"])
-    assert res.exit_code == 0 and "generator: last iterate" in res.output, res.output
+                                    "--samples", "128", "--last-iterate", "--training-batchnorm"])
+    assert res.exit_code == 0, res.output
+    assert "generator: last iterate; BatchNorm: the running statistics kept during training" in res.output
 
 
 def test_cli_summary_and_pair_figure(tiny_runs, tmp_path):

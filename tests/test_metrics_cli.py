@@ -52,10 +52,19 @@ def test_evaluate_scores_the_average_or_with_last_iterate_the_last_iterate(tmp_p
         expected = evaluate(lambda n: run.sample(n, seed=0), run.data, "emd", n_samples=200)["emd"]["w1"]
         assert record["metrics"]["emd"]["w1"] == pytest.approx(expected)
         scores[record["generator"]] = expected
-    assert set(scores) == {"last iterate", "EMA of the generator's weights (decay 0.5, from step 0)"}
+    population = "; BatchNorm: population statistics of these weights (16,384 latents)"
+    assert set(scores) == {"last iterate" + population,
+                           "EMA of the generator's weights (decay 0.5, from step 0)" + population}
     assert len(set(scores.values())) == 2  # θ̄_3 ≠ θ_3: the flag changed what was scored
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     assert {results[key]["emd"]["w1"] for key in ("metrics", "metrics_last_iterate")} == set(scores.values())
+    # --training-batchnorm: the EMA with the buffers it kept from training (the scores before 2026-12-04)
+    res = invoke("evaluate", tmp_path, "--metrics", "emd", "--samples", 200, "--training-batchnorm", "--json")
+    record, run = json.loads(res.output), load_run(tmp_path, population_batchnorm=False)
+    assert record["generator"] == ("EMA of the generator's weights (decay 0.5, from step 0); "
+                                   "BatchNorm: the running statistics kept during training")
+    expected = evaluate(lambda n: run.sample(n, seed=0), run.data, "emd", n_samples=200)["emd"]["w1"]
+    assert record["metrics"]["emd"]["w1"] == pytest.approx(expected) and expected not in scores.values()
 
 
 def test_evaluate_appends_metrics_and_keeps_the_run_results(ring_run):

@@ -1,5 +1,7 @@
 """DCGAN (Gulrajani et al.'s layout) and Sharma & Baptista's MLP (2022): shapes, layers, spectral norm, errors."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -99,3 +101,69 @@ def test_bad_model_requests_name_the_value():
         build_models("mlp", (2,), dim=-3)
     with pytest.raises(ProxganError, match="latent_dim must be a positive integer"):
         build_models("dcgan", (1, 8, 8), latent_dim=0)
+
+
+class LinearBatchNormG(nn.Module):
+    """G(z) = BatchNorm(W z + b): its population mean is b and its population variance ‖W_i‖² per unit."""
+
+    def __init__(self, latent_dim=3, units=4):
+        super().__init__()
+        self.latent_dim, self.linear, self.norm = latent_dim, nn.Linear(latent_dim, units), nn.BatchNorm1d(units)
+
+    def forward(self, z):
+        return self.norm(self.linear(z))
+
+
+def test_population_statistics_are_the_closed_form_mean_and_variance():
+    from proxgan.models.batchnorm import with_population_statistics
+
+    torch.manual_seed(0)
+    G = LinearBatchNormG()
+    G.norm.running_mean.fill_(5.0)  # stale buffers, as if kept from other weights
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    rng = torch.get_rng_state()
+    n = 65_536
+    H = with_population_statistics(G, latents=n, batch=4096)
+    mean, var = G.linear.bias.detach(), G.linear.weight.detach().pow(2).sum(1)
+    # the estimates' standard errors: √(var/n) for the mean, var·√(2/n) for the variance; 5 of them
+    assert ((H.norm.running_mean - mean).abs() < 5 * (var / n).sqrt()).all()
+    assert ((H.norm.running_var - var).abs() < 5 * var * (2 / n) ** 0.5).all()
+    assert not H.training and H.norm.momentum == G.norm.momentum == 0.1
+    assert all(torch.equal(v, G.state_dict()[k]) for k, v in before.items())  # G untouched
+    assert torch.equal(torch.get_rng_state(), rng)  # and the global RNG stream too
+
+
+def test_population_statistics_average_each_batchs_mean_and_unbiased_variance():
+    """Several BatchNorm layers, each estimated under the batch statistics of the layers before it (train mode)."""
+    from proxgan.models.batchnorm import BATCH, LATENTS, SEED, with_population_statistics
+
+    torch.manual_seed(1)
+    G = DCGANGenerator(latent_dim=8, dim=4, resolution=8, channels=1)
+    H = with_population_statistics(G)
+    replay, inputs = copy.deepcopy(G).train(), {}
+    norms = [m for m in replay.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for i, layer in enumerate(norms):
+        layer.register_forward_hook(lambda m, args, out, i=i: inputs.setdefault(i, []).append(args[0].detach()))
+    stream = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for _ in range(LATENTS // BATCH):
+            replay(torch.randn(BATCH, 8, generator=stream))
+    got = [m for m in H.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert len(got) == len(norms) == 2
+    for i, layer in enumerate(got):
+        dims = [0, 2, 3] if inputs[i][0].dim() == 4 else [0]
+        means = torch.stack([h.mean(dims) for h in inputs[i]])
+        variances = torch.stack([h.var(dims, unbiased=True) for h in inputs[i]])
+        assert torch.allclose(layer.running_mean, means.mean(0), rtol=1e-5, atol=1e-6)
+        assert torch.allclose(layer.running_var, variances.mean(0), rtol=1e-5, atol=1e-6)
+        assert layer.num_batches_tracked == LATENTS // BATCH
+
+
+def test_population_statistics_leave_a_generator_without_batchnorm_as_it_is():
+    from proxgan.models.batchnorm import describe, with_population_statistics
+
+    G = nn.Sequential(nn.Linear(3, 2))
+    G.latent_dim = 3
+    assert with_population_statistics(G) is G and describe(G, True) == ""
+    with pytest.raises(ProxganError, match="whole number of batches of 512, got 1000 latents"):
+        with_population_statistics(LinearBatchNormG(), latents=1000)

@@ -96,6 +96,22 @@ def test_load_run_samples_in_eval_mode_reproducibly(run_dir):
     assert run.data.name == "ring8" and len(run.history) == 3
 
 
+def test_load_run_samples_with_population_batchnorm_unless_told_otherwise(run_dir):
+    """The sampled generator's BatchNorm buffers are its population statistics (proxgan.models.batchnorm);
+    population_batchnorm=False keeps the checkpoint's (training) buffers; the weights are the same in both."""
+    from proxgan.models.batchnorm import with_population_statistics
+
+    kept, population = load_run(run_dir, population_batchnorm=False), load_run(run_dir)
+    saved = read_checkpoint(checkpoint_path(run_dir))["generator"]
+    assert all(torch.equal(v, saved[k]) for k, v in kept.generator.state_dict().items())
+    expected = with_population_statistics(kept.generator).state_dict()
+    for k, v in population.generator.state_dict().items():
+        assert torch.equal(v, expected[k]), k
+        assert torch.equal(v, saved[k]) == ("running_" not in k and "num_batches" not in k), k
+    assert kept.generator_kind.endswith("the running statistics kept during training")
+    assert population.generator_kind.endswith("population statistics of these weights (16,384 latents)")
+
+
 def flat_proximal_optimizer(config):
     """``config`` as proxgan wrote it before ``proximal.optimizer`` was nested: optimizer, lr, betas beside lam."""
     optimizer = config["proximal"].pop("optimizer")

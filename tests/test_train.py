@@ -275,12 +275,23 @@ def test_evaluation_during_training_is_recorded_and_leaves_training_unchanged(tm
         "log": {"every": 1, "sample_every": 1000, "checkpoint_every": 1000, "n_samples": 16},
     }  # fmt: skip
     plain = train(config_from_dict(base), tmp_path / "plain")
-    scored_cfg = {**base, "log": {**base["log"], "eval_every": 2, "eval_metrics": "modes", "eval_samples": 200}}
+    scored_cfg = {**base, "log": {**base["log"], "eval_every": 2, "eval_metrics": "modes,emd", "eval_samples": 200}}
     scored = train(config_from_dict(scored_cfg), tmp_path / "scored")
     assert losses(scored) == losses(plain)
     evaluations = scored["results"]["evaluations"]
     assert [e["step"] for e in evaluations] == [2, 4]
     assert all(0 <= e["metrics"]["modes"]["high_quality_fraction"] <= 1 for e in evaluations)
+    # the last evaluation scored the generator `proxgan evaluate` loads: population BatchNorm statistics (the MLP has
+    # BatchNorm), not the buffers kept during training
+    from proxgan.metrics import evaluate
+    from proxgan.runs import generate
+
+    latents = torch.randn(200, 4, generator=torch.Generator().manual_seed(scored["config"]["seed"] + 4))
+    for population in (True, False):
+        G = load_run(tmp_path / "scored", population_batchnorm=population).generator
+        with torch.no_grad():
+            again = evaluate(generate(G, latents), load_dataset("ring8", n=256, seed=scored["config"]["seed"]), "emd")
+        assert (again["emd"]["w1"] == evaluations[-1]["metrics"]["emd"]["w1"]) == population
     with pytest.raises(ProxganError, match="unknown log.eval_metrics 'nope'"):
         train(config_from_dict({**base, "log": {**base["log"], "eval_every": 2, "eval_metrics": "nope"}}), tmp_path / "bad")
     with pytest.raises(ProxganError, match="log.eval_every"):

@@ -9,8 +9,9 @@ after generator step ``start``; until then the average is a copy of G:
 - ``ema``:    θ̄_k = β θ̄_{k−1} + (1 − β) θ_k                    for k > start
 - ``polyak``: θ̄_k = θ̄_{k−1} + (θ_k − θ̄_{k−1}) / (k − start + 1)  (the mean of θ_start … θ_k)
 
-Buffers (BatchNorm running statistics) are copied from G, not averaged. The averaged generator is
-only read (sampling, evaluation, equilibrium tests); training never uses it.
+Buffers (BatchNorm running statistics) are copied from G, not averaged: they are the last iterate's, so
+sampling recomputes them for the averaged weights (:mod:`proxgan.models.batchnorm`). The averaged generator
+is only read (sampling, evaluation, equilibrium tests); training never uses it.
 """
 
 from __future__ import annotations

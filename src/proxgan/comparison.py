@@ -82,14 +82,14 @@ def compare_scores(baseline: Sequence[float], treatment: Sequence[float], higher
 
 def compare_runs(
     baseline: Sequence[str | Path], treatment: Sequence[str | Path], metric: str = "cls_is", *, n_samples: int = 5000,
-    device: str = "cpu", data_root: str | Path | None = None, average: bool = True, comparisons: int = 1,
-    progress: Callable[[str], None] | None = None,
+    device: str = "cpu", data_root: str | Path | None = None, average: bool = True, population_batchnorm: bool = True,
+    comparisons: int = 1, progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score every run of both sets by ``metric`` on ``n_samples`` samples, pair them by seed and compare
     (:func:`compare_scores`); the cost is the per-seed training-time ratio treatment / baseline. Each run's
-    generator is its iterate average when it kept one, its last iterate otherwise or with ``average=False``
-    (:func:`proxgan.evaluation.evaluate_run`). Returns ``{"config", "results"}`` with one record per pair in
-    ``results.pairs``."""
+    generator is its iterate average when it kept one, its last iterate otherwise or with ``average=False``, with
+    its population BatchNorm statistics unless ``population_batchnorm=False`` (:func:`proxgan.evaluation.evaluate_run`).
+    Returns ``{"config", "results"}`` with one record per pair in ``results.pairs``."""
     from proxgan.evaluation import evaluate_run
     from proxgan.metrics import METRICS
     from proxgan.runs import training_seconds
@@ -111,7 +111,8 @@ def compare_runs(
     def score(run: Path) -> dict[str, Any]:
         if progress is not None:
             progress(f"scoring {run} ({metric}, {n_samples} samples)")
-        result = evaluate_run(run, [metric], n_samples=n_samples, device=device, data_root=data_root, average=average)
+        result = evaluate_run(run, [metric], n_samples=n_samples, device=device, data_root=data_root, average=average,
+                              population_batchnorm=population_batchnorm)
         doc = docs[run]
         return {"run": str(run), "score": float(result["metrics"][metric][headline]),
                 "training_seconds": training_seconds(doc), "steps": doc["results"]["steps"],
@@ -122,8 +123,8 @@ def compare_runs(
                              higher, comparisons)
     cost = mean_interval([r["treatment"]["training_seconds"] / r["baseline"]["training_seconds"] for r in records])
     return {"config": {"metric": metric, "headline": headline, "higher_is_better": higher, "samples": n_samples,
-                       "average": average, "comparisons": comparisons, "baseline": [str(r) for r in baseline],
-                       "treatment": [str(r) for r in treatment]},
+                       "average": average, "population_batchnorm": population_batchnorm, "comparisons": comparisons,
+                       "baseline": [str(r) for r in baseline], "treatment": [str(r) for r in treatment]},
             "results": {**summary, "time_ratio": cost, "pairs": records, "dataset": datasets.pop()}}
 
 

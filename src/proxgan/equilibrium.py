@@ -501,7 +501,8 @@ def run_equilibrium(
     from proxgan.runs import load_run
 
     tests = [check_choice("test", t, TESTS) for t in tests]
-    run = load_run(run_dir, device=device, checkpoint=checkpoint)
+    # the tests train G on (and sample it with) its own running BatchNorm statistics, from the first step to the last
+    run = load_run(run_dir, device=device, checkpoint=checkpoint, population_batchnorm=False)
     config = config_for_run(run, **overrides)
     setting = setting_from_run(run, quality=quality)
     outcomes = {

@@ -18,12 +18,14 @@ from proxgan.metrics import evaluate
 @owns("run_dir", create=False)
 def evaluate_run(
     run_dir: str | Path, metrics: str | list[str] = "auto", *, n_samples: int = 50_000, checkpoint: str = "last",
-    device: str = "cpu", seed: int = 0, data_root: str | Path | None = None, average: bool = True, **options: Any,
+    device: str = "cpu", seed: int = 0, data_root: str | Path | None = None, average: bool = True,
+    population_batchnorm: bool = True, **options: Any,
 ) -> dict[str, Any]:
     """Score a training run's generator and record the scores in ``run_dir/results.json``.
 
     The generator is the run's iterate average when it kept one, else (or with ``average=False``) the last
-    iterate. Scores go under ``results.metrics``, except a run's last iterate when the run kept an average:
+    iterate; its BatchNorm layers use its population statistics unless ``population_batchnorm=False``
+    (:func:`proxgan.runs.load_run`). Scores go under ``results.metrics``, except a run's last iterate when the run kept an average:
     under ``results.metrics_last_iterate``, so that neither generator's scores replace the other's. Each score
     is stored with the checkpoint's step and which generator it scored (``generator``); other keys of
     results.json are kept, and the file is replaced atomically. Returns ``{"run_dir", "checkpoint", "step",
@@ -35,7 +37,7 @@ def evaluate_run(
     from proxgan.results import RESULTS_NAME, command_line, read_results, write_results
     from proxgan.runs import load_experiment_data, load_run
 
-    run = load_run(run_dir, device=device, checkpoint=checkpoint, average=average)
+    run = load_run(run_dir, device=device, checkpoint=checkpoint, average=average, population_batchnorm=population_batchnorm)
     doc = read_results(run_dir) if (Path(run_dir) / RESULTS_NAME).is_file() else None  # damaged: an error, never overwritten
     if data_root is None:
         data = run.data

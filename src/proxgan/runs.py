@@ -29,6 +29,8 @@ from proxgan.data import InMemoryData, load_dataset
 from proxgan.errors import ProxganError, ProxganWarning, check_device, check_memory, check_path
 from proxgan.files import atomic_write, check_fields, load_torch_checksummed, save_torch_checksummed
 from proxgan.models import build_models
+from proxgan.models.batchnorm import describe as describe_batchnorm
+from proxgan.models.batchnorm import with_population_statistics
 from proxgan.objectives import Formulation, get_formulation
 
 CHECKPOINT_FORMAT = "proxgan-run/2"  # /2: behind a sha256 (proxgan.files.write_checksummed)
@@ -319,12 +321,15 @@ def build_experiment_models(config: ExperimentConfig, data_shape: tuple[int, ...
 
 
 def load_run(
-    run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "last", average: bool = True
+    run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "last", average: bool = True,
+    population_batchnorm: bool = True,
 ) -> LoadedRun:
     """The generator and discriminator of ``run_dir``'s checkpoint (``last``, a name in checkpoints/, or a path).
 
     With ``average`` (the default) a run that averaged its generator gives its averaged generator;
-    ``average=False`` gives the last iterate θ_k.
+    ``average=False`` gives the last iterate θ_k. With ``population_batchnorm`` (the default) the generator's
+    BatchNorm layers normalize with its own population statistics
+    (:func:`proxgan.models.batchnorm.with_population_statistics`), else with the buffers kept during training.
     """
     run_dir = check_path("run directory", run_dir)
     if not run_dir.is_dir():
@@ -339,9 +344,10 @@ def load_run(
         raise ProxganError(f"checkpoint {str(path)!r} has no averaged generator although its config averages one")
     load_model_state(G, state["generator_average" if averaged else "generator"], "generator", path)
     load_model_state(D, state["discriminator"], "discriminator", path)
-    kind = experiment.train.average.describe() if averaged else "last iterate"
+    kind = (experiment.train.average.describe() if averaged else "last iterate") + describe_batchnorm(G, population_batchnorm)
+    G = with_population_statistics(G.to(device)) if population_batchnorm else G.to(device).eval()
     return LoadedRun(
-        run_dir, state["config"], experiment, G.to(device).eval(), D.to(device).eval(),
+        run_dir, state["config"], experiment, G, D.to(device).eval(),
         get_formulation(experiment.formulation), state["step"], list(state["history"]), device, kind,
     )  # fmt: skip
 

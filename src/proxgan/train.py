@@ -321,6 +321,7 @@ class RunSession:
                 raise ProxganError(f"checkpoint {str(self.last)!r} does not match this run: {detail}") from None
         self.history, self.wall_before = list(state.get("history", [])), float(state.get("wall_seconds", 0.0))
         self.evaluations = list(state.get("evaluations", []))
+        self.sampled: tuple[int, nn.Module] | None = None
         latents = torch.Generator().manual_seed(config.seed)
         self.fixed_z = torch.randn(config.log.n_samples, self.trainer.G.latent_dim, generator=latents).to(device)
         if self.writer:
@@ -348,14 +349,24 @@ class RunSession:
         self.history.append(record)
         self.run_log.write(record)
 
+    def sampled_generator(self) -> nn.Module:
+        """The sampler (:attr:`Trainer.sampler`) with its population BatchNorm statistics
+        (:func:`proxgan.models.batchnorm.with_population_statistics`), computed once per step, in eval mode;
+        callers put ``trainer.G`` back in train mode."""
+        from proxgan.models.batchnorm import with_population_statistics
+
+        step = self.trainer.step
+        if self.sampled is None or self.sampled[0] != step:
+            self.sampled = (step, with_population_statistics(self.trainer.sampler))
+        return self.sampled[1].eval()
+
     def save_samples(self, name: str) -> str:
         """Save the sampler's samples of the fixed latents as ``name`` (and, for images, to TensorBoard)."""
         from proxgan.runs import image_grid, save_samples
 
         trainer = self.trainer
-        trainer.sampler.eval()
         with torch.no_grad():
-            fake = trainer.sampler(self.fixed_z)
+            fake = self.sampled_generator()(self.fixed_z)
         trainer.G.train()
         if self.data.is_image:
             self.run_log.add_grid(image_grid(fake), trainer.step)
@@ -369,10 +380,11 @@ class RunSession:
         trainer, log, device = self.trainer, self.config.log, self.device
         latents = torch.Generator().manual_seed(self.config.seed + step)
 
-        def sample(n: int) -> Tensor:
-            return generate(trainer.sampler, torch.randn(n, trainer.G.latent_dim, generator=latents).to(device))
+        sampler = self.sampled_generator()
 
-        trainer.sampler.eval()
+        def sample(n: int) -> Tensor:
+            return generate(sampler, torch.randn(n, trainer.G.latent_dim, generator=latents).to(device))
+
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
             scores = evaluate_generator(sample, self.data, log.eval_metrics, log.eval_samples, device=str(device))
         trainer.G.train()

@@ -141,6 +141,12 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the results JSON to stdout instead of the summary."
 )
 
+training_batchnorm_option = click.option(
+    "--training-batchnorm", is_flag=True,
+    help="Sample with the generator's BatchNorm buffers kept during training, as every score before 2026-12-04 "
+         "did; by default they are recomputed for the sampled weights (population statistics of 16,384 latents).",
+)
+
 
 def record_experiment(
     out: Path,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from proxgan.cli import PathType, json_option
+from proxgan.cli import PathType, json_option, training_batchnorm_option
 from proxgan.comparison import interval_text
 from proxgan.errors import ProxganError
 from proxgan.rules import CONFIDENCE, SEEDS_LIMIT
@@ -74,6 +74,7 @@ def planning_line(needed: int | None, n: int) -> str:
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and scoring.")
 @click.option("--last-iterate", is_flag=True,
               help="Score each run's last generator iterate, not the average it kept (train.average; the default).")
+@training_batchnorm_option
 @click.option("--comparisons", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many comparisons this one is part of (treatments, metrics or settings tried on the same "
                    "question): above 1, also the Bonferroni-corrected interval at 1 − 0.05/M and its verdict.")
@@ -81,7 +82,7 @@ def planning_line(needed: int | None, n: int) -> str:
               help="Also draw the pairs (one line per seed, baseline → treatment) into this PNG file.")
 @json_option
 def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path | None, device: str,
-            last_iterate: bool, comparisons: int, plot: Path | None, as_json: bool) -> None:
+            last_iterate: bool, training_batchnorm: bool, comparisons: int, plot: Path | None, as_json: bool) -> None:
     """Compare two sets of finished runs seed by seed: did the TREATMENT runs beat the BASELINE runs?
 
     Runs are paired by their config's seed and scored on the same samples (recorded in each run's results.json,
@@ -102,7 +103,8 @@ def compare(runs: tuple[Path, ...], metric: str, n_samples: int, data_root: Path
     if plot is not None and not plot.parent.is_dir():
         raise ProxganError(f"--plot: no directory {str(plot.parent)!r} to write {plot.name!r} into")
     doc = compare_runs(baseline, treatment, metric, n_samples=n_samples, device=device, data_root=data_root,
-                       average=not last_iterate, comparisons=comparisons,
+                       average=not last_iterate, population_batchnorm=not training_batchnorm,
+                       comparisons=comparisons,
                        progress=None if as_json else lambda message: click.echo(message, err=True))
     click.echo(json.dumps(doc, indent=2) if as_json else summarize(doc))
     if plot is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from proxgan.cli import SEED, PathType, json_option
+from proxgan.cli import SEED, PathType, json_option, training_batchnorm_option
 
 _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, w2, emd); 'auto': the dataset's own."
 
@@ -33,11 +33,12 @@ _HELP_METRICS = "Comma-separated metrics (is, fid, kid, cls_is, cls_fid, modes, 
 @click.option("--last-iterate", is_flag=True,
               help="Score the last generator iterate even if the run kept an average (train.average; "
                    "scored by default); recorded under results.metrics_last_iterate then.")
+@training_batchnorm_option
 @click.option("--cache-dir", type=PathType(path_type=Path, file_okay=False), default=None,
               help="Cache for converted weights and reference statistics (default $PROXGAN_CACHE or ~/.cache/proxgan).")
 @json_option
 def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weights, classifier, data_root,
-             checkpoint, device, seed, last_iterate, cache_dir, as_json):
+             checkpoint, device, seed, last_iterate, training_batchnorm, cache_dir, as_json):
     """Score RUN_DIR's generator and add the scores to RUN_DIR/results.json under results.metrics.
 
     With --last-iterate on a run that kept an average, under results.metrics_last_iterate instead.
@@ -60,7 +61,8 @@ def evaluate(run_dir, metric_names, n_samples, reference_samples, inception_weig
     doc = evaluate_run(
         run_dir, metric_names, n_samples=n_samples, reference_samples=reference_samples,
         inception_weights=inception_weights, classifier=classifier, data_root=data_root, checkpoint=checkpoint,
-        device=device, seed=seed, average=not last_iterate, cache_dir=cache_dir, progress=progress,
+        device=device, seed=seed, average=not last_iterate, population_batchnorm=not training_batchnorm,
+        cache_dir=cache_dir, progress=progress,
     )  # fmt: skip
     for bar in bars.values():
         bar.close()

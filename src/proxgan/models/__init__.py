@@ -4,6 +4,7 @@ reproduction ("Do GAN's always have Nash Equilibria?", 2022).
 ``build_models(arch, data_shape, ...)`` is the one entry point: ``"dcgan"`` for square images
 (C, R, R) with R in 8, 28, 32, 64; ``"mlp"`` for any data, images (C, H, W) with a tanh output or
 points (d,) with an unbounded output. Discriminators return raw scores of shape (N,).
+``batchnorm.with_population_statistics(G)``: the generator proxgan samples, with its own BatchNorm statistics.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "DCGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
+    "batchnorm",
     "build_models",
     "dcgan",
     "layers",
