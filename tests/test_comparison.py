@@ -136,7 +136,7 @@ def test_cli_compares_scores_recorded_like_evaluate(tiny_runs):
     assert doc["results"]["time_ratio"]["values"] == pytest.approx(ratios)
     assert doc["config"]["average"] and doc["config"]["population_batchnorm"]
     assert {p[s]["generator"] for p in pairs for s in ("baseline", "treatment")} == {
-        "last iterate; BatchNorm: population statistics of these weights (16,384 latents)"}  # no average kept
+        "last iterate; BatchNorm: population statistics of these weights (512 latents)"}  # no average kept
     res = CliRunner().invoke(main, ["compare", *map(str, regular), "vs", *map(str, proximal), "--metric", "emd",
                                     "--samples", "128", "--last-iterate", "--training-batchnorm"])
     assert res.exit_code == 0, res.output

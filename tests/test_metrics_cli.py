@@ -52,7 +52,7 @@ def test_evaluate_scores_the_average_or_with_last_iterate_the_last_iterate(tmp_p
         expected = evaluate(lambda n: run.sample(n, seed=0), run.data, "emd", n_samples=200)["emd"]["w1"]
         assert record["metrics"]["emd"]["w1"] == pytest.approx(expected)
         scores[record["generator"]] = expected
-    population = "; BatchNorm: population statistics of these weights (16,384 latents)"
+    population = "; BatchNorm: population statistics of these weights (512 latents)"
     assert set(scores) == {"last iterate" + population,
                            "EMA of the generator's weights (decay 0.5, from step 0)" + population}
     assert len(set(scores.values())) == 2  # θ̄_3 ≠ θ_3: the flag changed what was scored

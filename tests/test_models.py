@@ -135,11 +135,12 @@ def test_population_statistics_are_the_closed_form_mean_and_variance():
 
 def test_population_statistics_average_each_batchs_mean_and_unbiased_variance():
     """Several BatchNorm layers, each estimated under the batch statistics of the layers before it (train mode)."""
-    from proxgan.models.batchnorm import BATCH, LATENTS, SEED, with_population_statistics
+    from proxgan.models.batchnorm import BATCH, SEED, with_population_statistics
 
     torch.manual_seed(1)
     G = DCGANGenerator(latent_dim=8, dim=4, resolution=8, channels=1)
-    H = with_population_statistics(G)
+    LATENTS = 4 * BATCH
+    H = with_population_statistics(G, latents=LATENTS)
     replay, inputs = copy.deepcopy(G).train(), {}
     norms = [m for m in replay.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for i, layer in enumerate(norms):

@@ -109,7 +109,7 @@ def test_load_run_samples_with_population_batchnorm_unless_told_otherwise(run_di
         assert torch.equal(v, expected[k]), k
         assert torch.equal(v, saved[k]) == ("running_" not in k and "num_batches" not in k), k
     assert kept.generator_kind.endswith("the running statistics kept during training")
-    assert population.generator_kind.endswith("population statistics of these weights (16,384 latents)")
+    assert population.generator_kind.endswith("population statistics of these weights (512 latents)")  # conftest
 
 
 def flat_proximal_optimizer(config):

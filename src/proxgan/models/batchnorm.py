@@ -35,9 +35,11 @@ def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 @torch.no_grad()
-def with_population_statistics(G: nn.Module, *, latents: int = LATENTS, batch: int = BATCH, seed: int = SEED) -> nn.Module:
-    """A copy of ``G`` in eval mode whose BatchNorm buffers are its population statistics (module docstring);
-    ``G`` itself in eval mode when it has no BatchNorm layer. ``G`` is left unchanged, its RNG streams too."""
+def with_population_statistics(G: nn.Module, *, latents: int | None = None, batch: int = BATCH, seed: int = SEED) -> nn.Module:
+    """A copy of ``G`` in eval mode whose BatchNorm buffers are its population statistics (module docstring) over
+    ``latents`` codes (default :data:`LATENTS`, read at call time); ``G`` itself in eval mode when it has no BatchNorm
+    layer. ``G`` is left unchanged, its RNG streams too."""
+    latents = LATENTS if latents is None else latents
     if latents < batch or latents % batch:
         raise ProxganError(f"population statistics need a whole number of batches of {batch}, got {latents} latents")
     if not batchnorm_layers(G):
