@@ -168,3 +168,16 @@ def test_population_statistics_leave_a_generator_without_batchnorm_as_it_is():
     assert with_population_statistics(G) is G and describe(G, True) == ""
     with pytest.raises(ProxganError, match="whole number of batches of 512, got 1000 latents"):
         with_population_statistics(LinearBatchNormG(), latents=1000)
+
+
+def test_population_latents_come_from_the_environment_and_are_checked(monkeypatch):
+    from proxgan.models.batchnorm import default_latents, describe, with_population_statistics
+
+    monkeypatch.setenv("PROXGAN_BATCHNORM_LATENTS", "1024")
+    H = with_population_statistics(LinearBatchNormG())
+    assert default_latents() == 1024 and H.norm.num_batches_tracked == 2 and "(1,024 latents)" in describe(H, True)
+    monkeypatch.delenv("PROXGAN_BATCHNORM_LATENTS")
+    assert default_latents() == 16_384
+    monkeypatch.setenv("PROXGAN_BATCHNORM_LATENTS", "many")
+    with pytest.raises(ProxganError, match=r"\$PROXGAN_BATCHNORM_LATENTS must be a whole number of latents, got 'many'"):
+        with_population_statistics(LinearBatchNormG())

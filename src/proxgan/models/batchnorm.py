@@ -17,16 +17,30 @@ BigGAN: "standing statistics"). Training never sees the copy; sampling, evaluati
 from __future__ import annotations
 
 import copy
+import os
 
 import torch
 from torch import nn
 
 from proxgan.errors import ProxganError
 
-#: latent codes the population statistics are estimated on, in batches of :data:`BATCH`
+#: latent codes the population statistics are estimated on, in batches of :data:`BATCH`, unless $PROXGAN_BATCHNORM_LATENTS
 LATENTS = 16_384
 BATCH = 512
 SEED = 20_191_204
+ENV = "PROXGAN_BATCHNORM_LATENTS"
+
+
+def default_latents() -> int:
+    """:data:`LATENTS`, or ``$PROXGAN_BATCHNORM_LATENTS`` when set (fewer for large generators on a CPU; the
+    estimate's noise grows as the count falls, and every score records the count it used)."""
+    raw = os.environ.get(ENV)
+    if raw is None:
+        return LATENTS
+    try:
+        return int(raw)
+    except ValueError:
+        raise ProxganError(f"${ENV} must be a whole number of latents, got {raw!r}") from None
 
 
 def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -37,9 +51,9 @@ def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 @torch.no_grad()
 def with_population_statistics(G: nn.Module, *, latents: int | None = None, batch: int = BATCH, seed: int = SEED) -> nn.Module:
     """A copy of ``G`` in eval mode whose BatchNorm buffers are its population statistics (module docstring) over
-    ``latents`` codes (default :data:`LATENTS`, read at call time); ``G`` itself in eval mode when it has no BatchNorm
+    ``latents`` codes (default :func:`default_latents`); ``G`` itself in eval mode when it has no BatchNorm
     layer. ``G`` is left unchanged, its RNG streams too."""
-    latents = LATENTS if latents is None else latents
+    latents = default_latents() if latents is None else latents
     if latents < batch or latents % batch:
         raise ProxganError(f"population statistics need a whole number of batches of {batch}, got {latents} latents")
     if not batchnorm_layers(G):
@@ -65,5 +79,5 @@ def describe(G: nn.Module, population: bool) -> str:
     if not batchnorm_layers(G):
         return ""
     if population:
-        return f"; BatchNorm: population statistics of these weights ({LATENTS:,} latents)"
+        return f"; BatchNorm: population statistics of these weights ({default_latents():,} latents)"
     return "; BatchNorm: the running statistics kept during training"
