@@ -37,17 +37,17 @@ def score(args: argparse.Namespace) -> None:
         path = args.out / f"{hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]}.json"
         if path.exists():
             continue
-        record = {"run": str(run_dir), "samples": args.samples}
+        run = load_run(run_dir, average=not args.last_iterate, population_batchnorm=False)
+        record = {"run": str(run_dir), "samples": args.samples,
+                  "generator": run.generator_kind.split(";")[0]}  # which weights; the BatchNorm is the key below
         for population in (False, True):
-            run = load_run(run_dir, average=not args.last_iterate, population_batchnorm=False)
-            if population:
+            if population:  # a copy: the training-buffer generator scored above is not changed
                 start = time.perf_counter()
                 run.generator = with_population_statistics(run.generator)
                 record["seconds"] = time.perf_counter() - start
             scores = evaluate(lambda n: run.sample(n, seed=0), run.data, ",".join(METRICS), n_samples=args.samples)
             record["population" if population else "training"] = {
                 name: scores[name][key] for name, (key, _) in METRICS.items()}
-            record["generator"] = run.generator_kind.split(";")[0]  # which weights; the BatchNorm is the key
         path.write_text(json.dumps(record, indent=1))
         print(json.dumps(record), flush=True)
 
