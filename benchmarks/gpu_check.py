@@ -6,8 +6,9 @@
    DIM 64 on 32×32 images: every loss and every weight finite after the steps;
 2. the proximal inner loss −V + λ/(2n) Σᵢ ‖∇ₓD_w(xᵢ) − ∇ₓD_{w_k}(xᵢ)‖² (eq. 14's inner problem):
    its gradient in w on CUDA against the CPU's, both in float64 on one fixed batch (max relative error);
-3. throughput, generator iterations per second, of regular (n_critic 5) and proximal (T 5) training at
-   DIM 64 and 128, batch 64, measured after warm-up in this one run, and the proximal/regular ratio;
+3. throughput, generator iterations per second, of regular (n_critic 5) and proximal (T = 5 and the paper's
+   T = 20) training at DIM 64 and 128, batch 64, float32 and bf16 autocast, measured after warm-up in this one
+   run, and each one's time per iteration over regular float32's;
 4. peak GPU memory of each throughput cell (torch.cuda.max_memory_allocated);
 5. with ``--data-root`` (MNIST and CIFAR-10 there): ``proxgan reproduce --scale gpu --smoke`` on the device.
 
@@ -36,12 +37,12 @@ from proxgan.train import build_trainer
 GRADIENT_RTOL = 1e-9
 
 
-def experiment(strategy: str, dim: int, *, amp: bool, batch: int):
-    """SN-GAN regular (n_critic 5) or proximal (T = 5 inner Adam steps, λ = 0.1) on 32×32 RGB images."""
+def experiment(strategy: str, dim: int, *, amp: bool, batch: int, inner_steps: int = 5):
+    """SN-GAN regular (n_critic 5) or proximal (T = ``inner_steps`` inner Adam steps, λ = 0.1) on 32×32 RGB images."""
     return config_from_dict({
         "formulation": "sngan", "data": {"name": "cifar10"}, "model": {"arch": "dcgan", "dim": dim},
         "train": {"strategy": strategy, "batch_size": batch, "n_critic": 5, "amp": amp, "steps": 1},
-        "proximal": {"steps": 5, "lam": 0.1},
+        "proximal": {"steps": inner_steps, "lam": 0.1},
     })  # fmt: skip
 
 
@@ -102,16 +103,23 @@ def inner_gradient(device: torch.device, dim: int) -> dict:
     return {"dtype": "float64", "max_relative_error": error, "tolerance": GRADIENT_RTOL, "ok": error <= GRADIENT_RTOL}
 
 
+#: the throughput cells: name -> (strategy, inner steps T, bf16 autocast)
+CELLS = {"regular": ("regular", 5, False), "proximal": ("proximal", 5, False), "proximal_t20": ("proximal", 20, False),
+         "regular_bf16": ("regular", 5, True), "proximal_t20_bf16": ("proximal", 20, True)}
+
+
 def throughput(device: torch.device, dims: tuple[int, ...], iterations: int, warmup: int) -> list[dict]:
-    """Checks 3 and 4: generator iterations per second and peak memory, regular and proximal, per DIM."""
+    """Checks 3 and 4: generator iterations per second and peak memory of each of :data:`CELLS`, per DIM,
+    and each cell's time per iteration over the regular (float32) one's."""
     rows = []
     for dim in dims:
         cell = {}
-        for strategy in ("regular", "proximal"):
+        for name, (strategy, inner_steps, amp) in CELLS.items():
             if device.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(device)
-            trainer = build_trainer(experiment(strategy, dim, amp=False, batch=64), device, images(1024, device))
+            config = experiment(strategy, dim, amp=amp, batch=64, inner_steps=inner_steps)
+            trainer = build_trainer(config, device, images(1024, device))
             for _ in range(warmup):
                 trainer.train_step()
             synchronize(device)
@@ -122,9 +130,10 @@ def throughput(device: torch.device, dims: tuple[int, ...], iterations: int, war
             seconds = time.perf_counter() - start
             peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                     else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # fmt: skip
-            cell[strategy] = {"iterations_per_second": iterations / seconds, "peak_memory_mib": peak / 2**20}
-        rows.append({"dim": dim, **cell,
-                     "proximal_over_regular_time": cell["regular"]["iterations_per_second"] / cell["proximal"]["iterations_per_second"]})
+            cell[name] = {"iterations_per_second": iterations / seconds, "peak_memory_mib": peak / 2**20}
+        regular = cell["regular"]["iterations_per_second"]
+        rows.append({"dim": dim, **cell, "time_over_regular": {name: regular / c["iterations_per_second"]
+                                                               for name, c in cell.items()}})  # fmt: skip
     return rows
 
 
