@@ -79,6 +79,11 @@ def launch(args: argparse.Namespace) -> None:
         print(f"{name}: exit {p.returncode}", file=sys.stderr)
 
 
+def seeds_in(out: Path) -> list[int]:
+    """The seeds of the run directories ``ARM-sSEED`` in ``out``."""
+    return sorted({int(d.name.rsplit("-s", 1)[1]) for d in out.iterdir() if d.is_dir() and "-s" in d.name})
+
+
 def read_run(run_dir: Path) -> dict:
     """Evaluations {step: (cls_is, cls_fid, floor)}, wall seconds at each logged step, status and steps."""
     evals, wall = {}, {}
@@ -101,7 +106,7 @@ def summarize(out: Path) -> dict:
 
     runs = {d.name: read_run(d) for d in sorted(out.iterdir()) if d.is_dir() and "-s" in d.name}
     arms = sorted({name.rsplit("-s", 1)[0] for name in runs})
-    seed_list = sorted({int(name.rsplit("-s", 1)[1]) for name in runs})
+    seed_list = seeds_in(out)
     last = {name: max(r["evals"], default=0) for name, r in runs.items()}
     common = min(last.values(), default=0)
     doc = {"common_step": common, "seeds": seed_list, "arms": {}, "comparisons": {},
@@ -126,6 +131,14 @@ def summarize(out: Path) -> dict:
         ratio = [runs[f"{treatment}-s{s}"]["wall"][common] / runs[f"{baseline}-s{s}"]["wall"][common] for s in seed_list]
         cell["time_ratio"] = mean_interval(ratio)
         doc["comparisons"][f"{treatment} vs {baseline}"] = cell
+    if {"proximal", "regular"} <= set(arms):  # exploratory, not pre-registered: regular given at most proximal's time
+        budget = [runs[f"proximal-s{s}"]["wall"][common] for s in seed_list]
+        regular = [runs[f"regular-s{s}"] for s in seed_list]
+        steps = [max(t for t in r["evals"] if r["wall"][t] <= b) for r, b in zip(regular, budget)]
+        difference = paired_difference([r["evals"][t][0] for r, t in zip(regular, steps)],
+                                       [runs[f"proximal-s{s}"]["evals"][common][0] for s in seed_list], True)  # fmt: skip
+        doc["equal_time_exploratory"] = {"regular_steps": steps, "cls_is": {**difference,
+                                         "verdict": comparison_verdict(difference)}}  # fmt: skip
     return doc
 
 
@@ -145,28 +158,35 @@ def describe(doc: dict) -> str:
     for name, cell in doc["comparisons"].items():
         lines.append(f"{name}: cls_is {ci(cell['cls_is'])} {cell['cls_is']['verdict']}; cls_fid improvement "
                      f"{ci(cell['cls_fid'])}; time {ci(cell['time_ratio'])}×")  # fmt: skip
+    if "equal_time_exploratory" in doc:
+        cell = doc["equal_time_exploratory"]
+        lines.append(f"exploratory: proximal vs regular given at most proximal's time (regular at steps "
+                     f"{cell['regular_steps']}): cls_is {ci(cell['cls_is'])} {cell['cls_is']['verdict']}")  # fmt: skip
     return "\n".join(lines)
 
 
 def plot(out: Path, path: Path) -> None:
-    """Classifier IS against generator steps, one line per run, coloured by arm."""
+    """Classifier IS against generator steps and against wall-clock seconds (shared device), one line per run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     colors = {"regular": "tab:blue", "proximal": "tab:orange", "lam0": "tab:green"}
     for d in sorted(out.iterdir()):
         if d.is_dir() and "-s" in d.name:
-            arm, evals = d.name.rsplit("-s", 1)[0], read_run(d)["evals"]
-            steps = sorted(evals)
-            ax.plot(steps, [evals[s][0] for s in steps], color=colors.get(arm, "gray"), alpha=0.7,
-                    label=arm if d.name.endswith("-s0") else None)  # fmt: skip
-    ax.set_xlabel("generator steps")
-    ax.set_ylabel("classifier IS (5,000 samples)")
-    ax.set_title("SN-GAN DIM 64 on MNIST, T = 20 (one GPU)")
-    ax.legend()
+            arm, run = d.name.rsplit("-s", 1)[0], read_run(d)
+            steps = sorted(run["evals"])
+            scores = [run["evals"][s][0] for s in steps]
+            label = arm if d.name.endswith(f"-s{min(seeds_in(out))}") else None
+            axes[0].plot(steps, scores, color=colors.get(arm, "gray"), alpha=0.7, label=label)
+            axes[1].plot([run["wall"][s] for s in steps], scores, color=colors.get(arm, "gray"), alpha=0.7)
+    axes[0].set_xlabel("generator steps")
+    axes[1].set_xlabel("wall-clock seconds of training (all runs sharing one GPU)")
+    axes[0].set_ylabel("classifier IS (5,000 samples)")
+    axes[0].legend()
+    fig.suptitle("SN-GAN DIM 64 on MNIST: regular (n_critic 5) vs Algorithm 1 (T = 20, λ = 0.1) vs λ = 0")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

@@ -60,6 +60,7 @@ def test_preloaded_workers_hold_the_package_before_any_task_imports_it(pools):
     assert pools[2].run([Task(f"t{i}", loaded, {"module": module}) for i in range(2)], print) == [False, False]
     names = import_package("proxgan")
     assert module in names and "proxgan.parallel" in names and not any(n.startswith("proxgan.cli") for n in names)
+    assert "proxgan.__main__" not in names  # importing it would run the command line
 
 
 def test_longest_first_orders_by_decreasing_cost_ties_in_list_order():

@@ -460,3 +460,36 @@ def test_a_checkpoint_from_before_checksums_is_named_as_such(tmp_path):
     torch.save({"format": "proxgan-run/1", "step": 1}, path)
     with pytest.raises(ProxganError, match="no checksum header, a bare torch file .*before version 2 of its format"):
         read_checkpoint(path)
+
+
+def test_gpu_table1_summary_compares_every_arm_at_the_last_step_all_runs_reached(tmp_path):
+    """benchmarks/gpu_table1.py's pre-registered rule: the common step is the smallest last evaluation over all
+    runs; differences are paired by seed (treatment − baseline for IS, baseline − treatment for FID)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_table1.py"
+    spec = importlib.util.spec_from_file_location("gpu_table1", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    last = {"regular": 4, "proximal": 2, "lam0": 3}  # proximal stops first: common step 2
+    for arm, steps in last.items():
+        for seed in (0, 1, 2):
+            run = tmp_path / f"{arm}-s{seed}"
+            run.mkdir()
+            records = []
+            for step in range(1, steps + 1):
+                score = step + seed + (0.5 if arm == "proximal" else 0.0)  # proximal +0.5 IS on every seed
+                records.append({"step": step, "d_loss": 0.0, "wall_seconds": step * (3.0 if arm == "proximal" else 1.0)})
+                records.append({"step": step, "eval/cls_is/mean": score, "eval/cls_fid/value": 10.0 - score,
+                                "eval/cls_fid/floor": 2.0})
+            (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    doc = module.summarize(tmp_path)
+    assert doc["common_step"] == 2 and doc["seeds"] == [0, 1, 2]
+    primary = doc["comparisons"]["proximal vs regular"]
+    assert primary["cls_is"]["values"] == [0.5, 0.5, 0.5] and primary["cls_fid"]["values"] == [0.5, 0.5, 0.5]
+    assert primary["time_ratio"]["values"] == [3.0, 3.0, 3.0]
+    assert doc["arms"]["lam0"]["cls_is"]["values"] == [2.0, 3.0, 4.0]
+    # regular given at most proximal's 6 s at step 2 reaches step 4 (4 s): proximal 2.5 + seed against 4 + seed
+    assert doc["equal_time_exploratory"]["regular_steps"] == [4, 4, 4]
+    assert doc["equal_time_exploratory"]["cls_is"]["values"] == [-1.5, -1.5, -1.5]
+    assert doc["runs"]["proximal-s0"]["status"] == "no results.json"

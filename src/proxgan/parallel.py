@@ -72,7 +72,8 @@ class WorkerProgress:
 
 
 def import_package(package: str) -> list[str]:
-    """Import every module of ``package`` but its command-line modules (``<package>.cli``); their names.
+    """Import every module of ``package`` but its command-line modules (``<package>.cli``, ``<package>.__main__``);
+    their names.
 
     A long pipeline calls this at its start, in its own process and in each worker: modules otherwise imported
     lazily, an hour in, would be read from a checkout that may have been edited since (a renamed function then
@@ -83,7 +84,7 @@ def import_package(package: str) -> list[str]:
 
     root = importlib.import_module(package)
     names = [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")
-             if not m.name.startswith(f"{package}.cli")]
+             if not m.name.startswith((f"{package}.cli", f"{package}.__main__"))]
     for name in names:
         importlib.import_module(name)
     return names
