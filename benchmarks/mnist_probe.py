@@ -33,6 +33,9 @@ disconnected digit classes; a discrete code lets G jump between them instead.
 minimizes E softplus(D(G(zᵢ)) − D(xᵢ)), G minimizes E softplus(D(xᵢ) − D(G(zᵢ))) on the D step's real batch;
 ``--r2 GAMMA`` adds R2, (γ/2)·E‖∇ₓD(x̃)‖² on 16 fakes, to D's loss beside the config's R1.
 
+``reject``: discriminator rejection of a finished run's samples (the share D scores highest, and Azadi et al.'s
+rejection sampling), scored.
+
 ``diagnose``: for a finished run, the class histogram of 5,000 samples under the LeNet, the mean top-class
 probability, H(y), E H(y|x), and the classifier IS the samples would have with exactly uniform classes —
 which tells class coverage from per-sample confidence.
@@ -40,6 +43,7 @@ which tells class coverage from per-sample confidence.
     python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 [--r1-rows 0] [--r1-gamma 1]
         [--average ema:0.9995:2000 ...] [--relativistic] [--r2 GAMMA] [OVERRIDE ...]
     python benchmarks/mnist_probe.py diagnose RUN_DIR
+    python benchmarks/mnist_probe.py reject RUN_DIR [--keep 1 0.9 0.8 0.6] [--drs-quantile 0.5 0.99]
     python benchmarks/mnist_probe.py steptime --data-root ../shared/data --variant "" --variant "train.batch_size=64" ...
     python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 6000 --kernel 3
     python benchmarks/mnist_probe.py train --data-root ../shared/data --steps 4000 --top-k 0.5
@@ -104,22 +108,34 @@ class Kernel4Discriminator(models.dcgan.DCGANDiscriminator):
         self.body = torch.nn.Sequential(*layers)
 
 
-def set_architecture(kernel: int, g_dim: int | None) -> None:
-    """Patch the DCGAN that ``build_trainer`` builds: kernel size of every layer, and G's DIM apart from D's.
+def set_architecture(kernel: int, g_dim: int | None, g_up: str = "transposed", g_norm: str = "batch") -> None:
+    """Patch the DCGAN that ``build_trainer`` builds: kernel size of every layer, G's DIM apart from D's, how G
+    up-samples and G's normalization.
 
     Kernel 4 (Radford et al.'s DCGAN) divides the stride, so every output pixel of an up-convolution gets the same
     number of kernel taps (no uneven overlap, Odena et al. 2016): padding 1 and no output padding in G, 'SAME'
-    padding in D."""
+    padding in D. ``g_up="nearest"``: nearest-neighbour 2× up-sampling then a 'SAME' convolution (the resize-convolution
+    of Odena et al. 2016, no checkerboard by construction; 4× the transposed convolution's multiply-adds at the same kernel).
+    ``g_norm="none"``: G without BatchNorm (each BatchNorm layer an identity)."""
     models.dcgan.KERNEL = kernel
     if kernel == 4:
         models.dcgan._up = lambda c_in, c_out: torch.nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
         models.DCGANDiscriminator = Kernel4Discriminator
-    if g_dim is not None:
-        class Generator(models.dcgan.DCGANGenerator):
-            def __init__(self, latent_dim: int, dim: int, resolution: int, channels: int):
-                super().__init__(latent_dim, g_dim, resolution, channels)
+    if g_up == "nearest":
+        models.dcgan._up = lambda c_in, c_out: torch.nn.Sequential(
+            torch.nn.Upsample(scale_factor=2, mode="nearest"), torch.nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2))
+    base = models.DCGANGenerator
 
-        models.DCGANGenerator = Generator
+    class Generator(base):
+        def __init__(self, latent_dim: int, dim: int, resolution: int, channels: int):
+            super().__init__(latent_dim, g_dim or dim, resolution, channels)
+            if g_norm == "none":
+                for seq in (self.project, self.body):
+                    for i, layer in enumerate(seq):
+                        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+                            seq[i] = torch.nn.Identity()
+
+    models.DCGANGenerator = Generator
 
 
 class TopK:
@@ -260,7 +276,7 @@ def train(args: argparse.Namespace) -> None:
     if args.info_codes == 1 or args.info_codes < 0 or not args.info_weight >= 0:
         raise SystemExit(f"--info-codes wants K >= 2 (0: off) and --info-weight >= 0, got {args.info_codes}, "
                          f"{args.info_weight:g}")
-    set_architecture(args.kernel, args.g_dim)
+    set_architecture(args.kernel, args.g_dim, args.g_up, args.g_norm)
     if args.info_codes:
         set_info_codes(args.info_codes)
     averages = {spec: parse_average(spec) for spec in args.average}
@@ -331,11 +347,34 @@ def diagnose(args: argparse.Namespace) -> None:
     print(f"classifier IS {math.exp(h_y - h_y_given_x):.3f}; with exactly uniform classes {math.exp(math.log(10) - h_y_given_x):.3f}")
 
 
+def reject(args: argparse.Namespace) -> None:
+    """Discriminator rejection of 20,000 samples of a finished run, two ways, each scored on 5,000 kept samples
+    (classifier IS and FID): ``--keep`` shares kept by D's score (the highest), and Azadi et al.'s (2019)
+    rejection sampling, which accepts x with probability min(1, exp(D(x) − M)) — D's logit estimates
+    log p_data/p_G for the GAN loss — with M the ``--drs-quantile`` quantile of the logits."""
+    run = load_run(args.run_dir)
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        x = torch.cat([run.generator(z) for z in torch.randn(20_000, run.generator.latent_dim, generator=gen).split(1000)])
+        logit = torch.cat([run.discriminator(b).flatten() for b in x.split(1000)]).double()
+    uniform = torch.rand(len(x), generator=gen, dtype=torch.float64)
+    order = logit.argsort(descending=True)
+    kept = {f"keep {keep}": order[: int(keep * len(x))][torch.randperm(int(keep * len(x)), generator=gen)] for keep in args.keep}
+    for q in args.drs_quantile:
+        accept = torch.exp((logit - torch.quantile(logit, q)).clamp(max=0))
+        kept[f"drs quantile {q} (acceptance {accept.mean():.3f})"] = (uniform < accept).nonzero().flatten()
+    for name, index in kept.items():
+        scores = evaluate(x[index[:5000]], run.data, "cls_is,cls_fid")
+        print(json.dumps({"rule": name, "cls_is": scores["cls_is"]["mean"], "H(y|x)": scores["cls_is"]["conditional_entropy"],
+                          "H(y)": scores["cls_is"]["class_entropy"], "cls_fid": scores["cls_fid"]["value"],
+                          "floor": scores["cls_fid"]["floor"]}), flush=True)  # fmt: skip
+
+
 def steptime(args: argparse.Namespace) -> None:
     """Median milliseconds per ``train_step`` of ``mnist-fast`` under each variant (a space-separated override
     list; "" is the recipe as shipped), variants interleaved in rounds so that machine load hits them alike."""
     torch.set_num_threads(args.threads)
-    set_architecture(args.kernel, args.g_dim)
+    set_architecture(args.kernel, args.g_dim, args.g_up, args.g_norm)
     trainers = {}
     for variant in args.variant:
         config = load_config("mnist-fast", [f"data.root={args.data_root}", *variant.split()])
@@ -376,6 +415,10 @@ def main() -> None:
     t.add_argument("overrides", nargs="*")
     d = commands.add_parser("diagnose")
     d.add_argument("run_dir")
+    r = commands.add_parser("reject")
+    r.add_argument("run_dir")
+    r.add_argument("--keep", type=float, nargs="+", default=[1.0, 0.9, 0.8, 0.6], help="shares of samples kept")
+    r.add_argument("--drs-quantile", type=float, nargs="*", default=[0.5, 0.99], help="M of rejection sampling")
     st = commands.add_parser("steptime")
     st.add_argument("--data-root", required=True)
     st.add_argument("--variant", action="append", required=True, metavar="OVERRIDES")
@@ -384,9 +427,12 @@ def main() -> None:
     for sub in (t, st):
         sub.add_argument("--kernel", type=int, choices=(3, 4, 5), default=5, help="kernel size of every DCGAN layer")
         sub.add_argument("--g-dim", type=int, help="the generator's DIM (default: the config's model.dim, as D's)")
+        sub.add_argument("--g-up", choices=("transposed", "nearest"), default="transposed",
+                         help="G's 2× up-sampling: transposed convolution (the library's) or nearest + convolution")
+        sub.add_argument("--g-norm", choices=("batch", "none"), default="batch", help="G's normalization layers")
     args = parser.parse_args()
     retain_freed_memory()  # as the proxgan CLI does (proxgan.allocator)
-    {"train": train, "diagnose": diagnose, "steptime": steptime}[args.command](args)
+    {"train": train, "diagnose": diagnose, "reject": reject, "steptime": steptime}[args.command](args)
 
 
 if __name__ == "__main__":
