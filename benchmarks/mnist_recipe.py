@@ -8,6 +8,7 @@ candidate: overrides, steps, wall minutes, cls_is, cls_fid and its floor) and
 
     python benchmarks/mnist_recipe.py --data-root ../shared/data --out runs/recipe [--only NAME,...] [--jobs 1]
     python benchmarks/mnist_recipe.py --plot RUN_DIR [RUN_DIR ...] --out DIR   # only the figure, of finished runs
+    python benchmarks/mnist_recipe.py --summarize RUN_DIR [RUN_DIR ...]        # scores of evaluated runs, mean, 95 % CI
 
 With ``--jobs`` > 1 candidates share the machine and their wall times are not those of a lone run;
 the table says how many ran at once.
@@ -105,15 +106,40 @@ def figure(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def summarize(runs: list[Path]) -> str:
+    """Each evaluated run's cls_is and cls_fid (its latest ``proxgan evaluate``), then their mean, std and 95 %
+    Student-t interval over the runs (e.g. the seeds of one recipe)."""
+    from proxgan.rules import mean_interval
+
+    lines, values = ["| run | cls_is | cls_fid | floor | cls_fid / floor |", "|---|---|---|---|---|"], []
+    for run in runs:
+        metrics = json.loads((run / "results.json").read_text())["results"]["metrics"]
+        floor = metrics["cls_fid"]["floor"]
+        floor = floor["value"] if isinstance(floor, dict) else floor
+        values.append((metrics["cls_is"]["mean"], metrics["cls_fid"]["value"], metrics["cls_fid"]["value"] / floor))
+        lines.append(f"| {run} | {values[-1][0]:.3f} | {values[-1][1]:.3f} | {floor:.3f} | {values[-1][2]:.2f} |")
+    for index, name in enumerate(("cls_is", "cls_fid", "cls_fid / floor")):
+        cell = mean_interval([v[index] for v in values])
+        ci = f"[{cell['ci95'][0]:.3f}, {cell['ci95'][1]:.3f}]" if cell["ci95"] else "(one run)"
+        lines.append(f"{name}: mean {cell['mean']:.3f}, std {cell['std']:.3f}, 95 % CI {ci}, "
+                     f"range {min(cell['values']):.3f}–{max(cell['values']):.3f} over {cell['n']} runs")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path)
     parser.add_argument("--plot", type=Path, nargs="+", help="draw the figure of these finished runs and exit")
+    parser.add_argument("--summarize", type=Path, nargs="+", metavar="RUN",
+                        help="evaluated runs (e.g. seeds of mnist-fast): their scores, mean and 95 %% interval; exit")
     parser.add_argument("--out", type=Path, default=Path("runs/recipe"))
     parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidate names")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every candidate")
     args = parser.parse_args()
+    if args.summarize:
+        print(summarize(args.summarize))
+        return
     if args.plot:
         args.out.mkdir(parents=True, exist_ok=True)
         rows = [{"name": run.name, "evaluations": json.loads((run / "results.json").read_text())["results"]["evaluations"]}
