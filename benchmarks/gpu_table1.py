@@ -210,7 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--figure", type=Path, default=None, help="write the IS-vs-steps figure here")
     args = parser.parse_args(argv)
     if args.command == "run":
+        import torch
+
+        if args.device.startswith("cuda") and not torch.cuda.is_available():
+            sys.exit(f"error: --device {args.device} but torch sees no CUDA device (use --device cpu to try it on a CPU)")
         launch(args)
+    if not args.out.is_dir():
+        sys.exit(f"error: {str(args.out)!r} is not a directory of runs")
     doc = summarize(args.out)
     (args.out / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(describe(doc))
