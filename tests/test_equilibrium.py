@@ -549,3 +549,41 @@ def test_nash_test_reaches_the_theorem_labs_exact_nash_gap_for_the_1d_wgan():
     assert curve(result)[-1] == pytest.approx(best_response, abs=1e-4)
     assert curve(result).min() >= best_response - 1e-4
     assert theory["nash_gap_generator"] > 0.3  # Theorem 1: no Nash equilibrium here
+
+
+@pytest.mark.parametrize("population", [True, False])
+def test_the_tests_start_from_the_generators_own_batchnorm_statistics(tmp_path, monkeypatch, population):
+    """An EMA generator carries its last iterate's BatchNorm buffers: by default the tests start from θ_final's own
+    population statistics (the first evaluation then normalizes like the later ones); ``population_batchnorm=False``
+    starts from the buffers in the checkpoint, as before."""
+    from proxgan import equilibrium
+    from proxgan.config import config_from_dict
+    from proxgan.models.batchnorm import batchnorm_layers, with_population_statistics
+    from proxgan.runs import load_run
+    from proxgan.train import train
+
+    run_dir = tmp_path / "run"
+    config = config_from_dict({
+        "formulation": "nsgan", "data": {"name": "digits"}, "model": {"arch": "dcgan", "dim": 4, "latent_dim": 8},
+        "train": {"steps": 6, "batch_size": 16, "n_critic": 1, "average": {"kind": "ema", "decay": 0.5, "start": 1}},
+        "log": {"every": 3, "sample_every": 1000, "checkpoint_every": 6, "n_samples": 16},
+    })  # fmt: skip
+    train(config, run_dir)
+    started = {}
+    run_test = equilibrium.run_test
+
+    def spy(test, setting, config, **kwargs):
+        started[test] = [(b.running_mean.clone(), b.running_var.clone()) for b in batchnorm_layers(setting.generator)]
+        return run_test(test, setting, config, **kwargs)
+
+    monkeypatch.setattr(equilibrium, "run_test", spy)
+    equilibrium.run_equilibrium(run_dir, tmp_path / "eq", tests=("nash",), steps=1, log_points=2, eval_size=32,
+                                population_batchnorm=population)  # fmt: skip
+    kept = load_run(run_dir, population_batchnorm=False).generator  # EMA weights with the last iterate's buffers
+    expected = with_population_statistics(kept) if population else kept
+    layers = batchnorm_layers(expected)
+    assert len(layers) == len(started["nash"]) > 0
+    for (mean, var), layer in zip(started["nash"], layers):
+        assert torch.equal(mean, layer.running_mean) and torch.equal(var, layer.running_var)
+    population_mean = batchnorm_layers(with_population_statistics(kept))[0].running_mean
+    assert not torch.allclose(batchnorm_layers(kept)[0].running_mean, population_mean)  # the two starts differ here

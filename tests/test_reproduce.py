@@ -367,3 +367,33 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
         result = runner.invoke(main, args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("training_batchnorm", [False, True])
+def test_training_batchnorm_is_in_the_label_and_reaches_the_scores_and_the_tests(tmp_path, monkeypatch, training_batchnorm):
+    """``--training-batchnorm`` (as everything recorded before 2026-12-04) is a scale option: recorded in the label,
+    so results of one mode are never reused for the other, and handed to every scoring and every equilibrium test."""
+    from proxgan import equilibrium
+    from proxgan.reproduce import runs as reproduce_runs
+    from proxgan.reproduce.stages import Context, train_stage
+
+    scale = R.get_scale("cpu", training_batchnorm=training_batchnorm)
+    assert scale.label == ("cpu --training-batchnorm" if training_batchnorm else "cpu")
+    assert scale.population_batchnorm is not training_batchnorm
+
+    class Captured(Exception):
+        pass
+
+    def capture(tasks, progress):
+        raise Captured(tasks)
+
+    ctx = Context(root=tmp_path, scale=scale, pool=type("Pool", (), {"run": staticmethod(capture)})())
+    with pytest.raises(Captured) as caught:
+        train_stage(tmp_path / "train", ctx)
+    tasks = caught.value.args[0]
+    assert tasks and all(t.kwargs["population_batchnorm"] is not training_batchnorm for t in tasks)
+    seen = {}
+    monkeypatch.setattr(equilibrium, "run_equilibrium", lambda *a, **k: seen.update(k))
+    reproduce_runs.equilibrium_run("nash", tmp_path / "run", tmp_path / "out", tmp_path / "none.pt", scale.equilibrium,
+                                   device="cpu", label="t", progress=print, population_batchnorm=scale.population_batchnorm)
+    assert seen["population_batchnorm"] is not training_batchnorm

@@ -490,19 +490,24 @@ def run_equilibrium(
     checkpoint: str = "last",
     device: str = "cpu",
     quality: bool = True,
+    population_batchnorm: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """The experiment behind ``proxgan equilibrium``: both tests on a trained run, curves, verdicts, figure.
 
     Returns ``{"config", "results", "figures"}``; test states are checkpointed in ``out_dir`` so an
-    interrupted call resumes. ``overrides`` are :class:`EquilibriumConfig` fields.
+    interrupted call resumes. ``overrides`` are :class:`EquilibriumConfig` fields. The tests train G on batch
+    statistics and evaluate it in eval mode with its running BatchNorm buffers, which follow the test's own training
+    batches; with ``population_batchnorm`` (the default) those buffers start from the population statistics of
+    θ_final (:func:`proxgan.models.batchnorm.with_population_statistics`), so the first evaluation normalizes like the
+    later ones; ``False`` starts from the buffers kept during training (an EMA generator's are its last iterate's),
+    as every test recorded before 2026-12-04 did.
     """
     from proxgan.runs import load_run
 
     tests = [check_choice("test", t, TESTS) for t in tests]
-    # the tests train G on (and sample it with) its own running BatchNorm statistics, from the first step to the last
-    run = load_run(run_dir, device=device, checkpoint=checkpoint, population_batchnorm=False)
+    run = load_run(run_dir, device=device, checkpoint=checkpoint, population_batchnorm=population_batchnorm)
     config = config_for_run(run, **overrides)
     setting = setting_from_run(run, quality=quality)
     outcomes = {

@@ -143,9 +143,9 @@ json_option = click.option(
 
 training_batchnorm_option = click.option(
     "--training-batchnorm", is_flag=True,
-    help="Sample with the generator's BatchNorm buffers kept during training, as every score before 2026-12-04 "
-         "did; by default they are recomputed for the sampled weights (population statistics of 16,384 latents, "
-         "or of $PROXGAN_BATCHNORM_LATENTS).",
+    help="Sample (and start the equilibrium tests) with the generator's BatchNorm buffers kept during training, "
+         "as everything recorded before 2026-12-04 did; by default they are recomputed for the sampled weights "
+         "(population statistics of 16,384 latents, or of $PROXGAN_BATCHNORM_LATENTS).",
 )
 
 

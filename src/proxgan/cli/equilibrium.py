@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from proxgan.cli import SEED, PathType, json_option, out_option, record_experiment
+from proxgan.cli import SEED, PathType, json_option, out_option, record_experiment, training_batchnorm_option
 
 
 @click.command("equilibrium")
@@ -33,11 +33,13 @@ from proxgan.cli import SEED, PathType, json_option, out_option, record_experime
 @click.option("--checkpoint", default="last", show_default=True, help="Checkpoint name in RUN_DIR/checkpoints or a path.")
 @click.option("--device", default="cpu", show_default=True, help="Device to run on (cpu, cuda).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the batches and the fixed latent codes.")
+@training_batchnorm_option
 @out_option("equilibrium")
 @json_option
 def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: int, inner_lr: float | None,
                 batch_size: int | None, eval_size: int, eval_batches: int, log_points: int, generator_loss: str,
-                no_quality: bool, checkpoint: str, device: str, seed: int, out: Path, as_json: bool) -> None:
+                no_quality: bool, checkpoint: str, device: str, seed: int, training_batchnorm: bool, out: Path,
+                as_json: bool) -> None:
     """Freeze RUN_DIR's discriminator and keep optimizing its generator: against V (Nash test) and
     against the proximal objective V_λ^prox (proximal test). Writes the curves, the verdicts and the
     paper-style figure (Figures 1, 2, 4, 5); an interrupted call resumes from the states in --out.
@@ -68,6 +70,7 @@ def equilibrium(run_dir: Path, test: str, steps: int, lam: float, inner_steps: i
             return run_equilibrium(
                 run_dir, out_dir, tests=TESTS if test == "both" else (test,),
                 checkpoint=checkpoint, device=device, quality=not no_quality, progress=progress,
+                population_batchnorm=not training_batchnorm,
                 steps=steps, lam=lam, inner_steps=inner_steps, batch_size=batch_size,
                 inner_optimizer=None if inner_lr is None else {"lr": inner_lr},
                 eval_size=eval_size, eval_batches=eval_batches, log_points=log_points, generator_loss=generator_loss, seed=seed,

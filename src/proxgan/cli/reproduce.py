@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from proxgan.cli import PathType, json_option, out_option
+from proxgan.cli import PathType, json_option, out_option, training_batchnorm_option
 
 
 def summarize(doc: dict[str, Any]) -> str:
@@ -51,11 +51,12 @@ def summarize(doc: dict[str, Any]) -> str:
                    "training's generator steps too (results recorded as scale 'NAME --same-steps LIST'). At "
                    "--scale cpu: t20, the paper's T = 20 (about 12x a regular step; its five runs: 2 h 06 min on 2 "
                    "cores, measured).")
+@training_batchnorm_option
 @out_option("reproduce")
 @json_option
 def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | None, device: str,
                       jobs: int | None, threads: int | None, smoke: bool, table1: str | None, same_steps: str | None,
-                      out: Path, as_json: bool) -> None:
+                      training_batchnorm: bool, out: Path, as_json: bool) -> None:
     """Run the paper end to end and write OUT/report.html (self-contained) and OUT/results.json.
 
     Stages: the GDA family on θ·φ; Theorems 1–3 on Gaussian GANs; the Nash and proximal-equilibrium
@@ -80,7 +81,7 @@ def reproduce_command(scale: str, stages: str, force: bool, data_root: Path | No
     doc = run_pipeline(out, scale=scale, stages=stages, force=force, data_root=None if data_root is None
                        else str(data_root), device=device, progress=progress, command=command_line(), jobs=jobs,
                        threads=threads, smoke=smoke,
-                       table1=_names(table1), same_steps=_names(same_steps))
+                       table1=_names(table1), same_steps=_names(same_steps), training_batchnorm=training_batchnorm)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:

@@ -95,17 +95,19 @@ def run_pipeline(
     smoke: bool = False,
     table1: tuple[str, ...] | None = None,
     same_steps: tuple[str, ...] | None = None,
+    training_batchnorm: bool = False,
 ) -> dict[str, Any]:
     """Run the selected stages into ``out_dir``, then write ``results.json`` and ``report.html`` there.
 
     The independent runs of a stage (trained GANs, equilibrium tests, Table 1's runs) go to ``jobs``
     worker processes with ``threads`` torch threads each (default max(1, cores // jobs)); with ``jobs = 1``
     they run in this process, at its own thread count. The results do not depend on ``jobs``. ``smoke``,
-    ``table1`` and ``same_steps``: see :func:`proxgan.reproduce.scales.get_scale`. Returns the top-level results document:
+    ``table1``, ``same_steps`` and ``training_batchnorm``: see :func:`proxgan.reproduce.scales.get_scale`. Returns the top-level results document:
     ``results.stages[name] = {"status", "wall_seconds", "summary"}`` and ``results.verdicts`` (one record
     per claim of the paper).
     """
-    the_scale = get_scale(scale, data_root=data_root, smoke=smoke, table1=table1, same_steps=same_steps)
+    the_scale = get_scale(scale, data_root=data_root, smoke=smoke, table1=table1, same_steps=same_steps,
+                          training_batchnorm=training_batchnorm)
     jobs = check_positive_int("jobs", jobs)
     threads = threads_per_job(jobs, threads)
     selected = select_stages(stages)

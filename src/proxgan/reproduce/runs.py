@@ -83,28 +83,31 @@ def reuse_finished_run(config, source: Path, run_dir: Path) -> bool:
     return True
 
 
-def sample_quality(run_dir: Path, metric: str, n_samples: int, *, device: str, data_root: str | None) -> float:
-    """``metric`` of ``n_samples`` generator samples of the run in ``run_dir`` (sampled with seed 0)."""
+def sample_quality(run_dir: Path, metric: str, n_samples: int, *, device: str, data_root: str | None,
+                   population_batchnorm: bool = True) -> float:
+    """``metric`` of ``n_samples`` generator samples of the run in ``run_dir`` (sampled with seed 0; BatchNorm as
+    :func:`proxgan.runs.load_run`'s ``population_batchnorm``)."""
     from proxgan.metrics import evaluate
     from proxgan.runs import load_run
 
-    run = load_run(run_dir, device=device)
+    run = load_run(run_dir, device=device, population_batchnorm=population_batchnorm)
     result = evaluate(lambda n: run.sample(n, seed=0), run.data, [metric], n_samples=n_samples, device=device,
                       data_root=data_root or run.experiment.data.root)
     return float(result[metric][METRIC_VALUES[metric][0]])
 
 
 def scored_run(config, run_dir: Path, metric: str, n_samples: int, *, device: str, data_root: str | None,
-               label: str, progress: Progress) -> dict[str, float]:
+               label: str, progress: Progress, population_batchnorm: bool = True) -> dict[str, float]:
     """Train (or reuse) one Table 1 run and score it: ``{"training_seconds", "score"}`` (a Task function)."""
     doc = train_run(config, run_dir, device=device, label=label, progress=progress)
     return {"training_seconds": training_seconds(doc),
-            "score": sample_quality(run_dir, metric, n_samples, device=device, data_root=data_root)}
+            "score": sample_quality(run_dir, metric, n_samples, device=device, data_root=data_root,
+                                    population_batchnorm=population_batchnorm)}
 
 
 def equilibrium_run(test: str, run_dir: Path, out_dir: Path, nash_state: Path,
                     settings: EquilibriumSettings, *,
-                    device: str, label: str, progress: Progress) -> dict[str, Any]:
+                    device: str, label: str, progress: Progress, population_batchnorm: bool = True) -> dict[str, Any]:
     """The Nash test (eq. 5), or the proximal test (eq. 19) beside it, on one trained run (a Task function).
 
     The proximal stage draws the Nash curve beside its own (the paper's figure): it starts from a copy of
@@ -121,4 +124,5 @@ def equilibrium_run(test: str, run_dir: Path, out_dir: Path, nash_state: Path,
             progress(f"    {label}: generator step {step}/{total}")
 
     return run_equilibrium(run_dir, out_dir, tests=("nash",) if test == "nash" else ("nash", "proximal"),
-                           device=device, progress=report, **settings.overrides())
+                           device=device, progress=report, population_batchnorm=population_batchnorm,
+                           **settings.overrides())

@@ -125,6 +125,8 @@ class Scale:
     seeds: tuple[int, ...]
     data_root: str | None = None
     options: tuple[str, ...] = ()
+    #: sample with the generators' population BatchNorm statistics (False: the training buffers, as before 2026-12-04)
+    population_batchnorm: bool = True
 
     @property
     def label(self) -> str:
@@ -247,7 +249,8 @@ def _cut(settings: Any, changes: dict[str, Any]) -> Any:
 
 
 def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False,
-              table1: tuple[str, ...] | None = None, same_steps: tuple[str, ...] | None = None) -> Scale:
+              table1: tuple[str, ...] | None = None, same_steps: tuple[str, ...] | None = None,
+              training_batchnorm: bool = False) -> Scale:
     """The scale called ``name``, with ``data_root`` (where MNIST/CIFAR-10/CelebA live) filled in.
 
     ``table1``: Table 1's formulations instead of the scale's (e.g. the paper's ``sngan`` row at ``cpu``,
@@ -255,8 +258,10 @@ def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False,
     trains at equal wall-clock time only, trained at equal generator steps too (``cpu``'s ``t20``: the paper's
     T = 20, 2 h 06 min more on 2 cores). ``smoke`` keeps the scale's data, configs, models, DIMs
     and metrics but cuts every stage to a handful of steps (:data:`_SMOKE`), one seed and Table 1's first
-    formulation: the whole pipeline of, say, ``gpu`` runs end to end on a CPU. Each is recorded in the
-    scale's :attr:`Scale.label` (``gpu --smoke``), so results of the named scale are never reused for it.
+    formulation: the whole pipeline of, say, ``gpu`` runs end to end on a CPU. ``training_batchnorm`` scores
+    and tests the generators with the BatchNorm buffers kept during training instead of their population
+    statistics, as every result recorded before 2026-12-04 was. Each is recorded in the scale's
+    :attr:`Scale.label` (``gpu --smoke``), so results of the named scale are never reused for it.
     """
     from proxgan.objectives import get_formulation
 
@@ -270,6 +275,8 @@ def get_scale(name: str, *, data_root: str | None = None, smoke: bool = False,
                         options=(*scale.options, "--table1", ",".join(table1)))
     if same_steps is not None:
         scale = _with_same_steps(scale, same_steps)
+    if training_batchnorm:
+        scale = replace(scale, population_batchnorm=False, options=(*scale.options, "--training-batchnorm"))
     if not smoke:
         return scale
     smoked = {stage: _cut(getattr(scale, stage), changes) for stage, changes in _SMOKE.items()}

@@ -127,7 +127,8 @@ def train_stage(stage_dir: Path, ctx: Context) -> dict[str, Any]:
     """The trained GANs of §2/§6.1 (WGAN-WC, WGAN-GP, SN-GAN), regular training, first seed; in parallel; each
     scored by the scale's train metric, when it has one (the tests are only meaningful on good GANs)."""
     p = ctx.scale.train
-    scoring = {"metric": p.metric, "n_samples": p.samples, "data_root": ctx.scale.data_root} if p.metric else {}
+    scoring = {"metric": p.metric, "n_samples": p.samples, "data_root": ctx.scale.data_root,
+               "population_batchnorm": ctx.scale.population_batchnorm} if p.metric else {}
     tasks = [Task(f"train {f}", scored_run if p.metric else train_run, {
         "config": training_config(p, f, strategy="regular", seed=ctx.scale.seeds[0], steps=p.steps,
                                   data_root=ctx.scale.data_root),
@@ -168,7 +169,7 @@ def equilibrium_stage(test: str, stage_dir: Path, ctx: Context) -> dict[str, Any
     tasks = [Task(f"{test} test {f}", equilibrium_run, {
         "test": test, "run_dir": ctx.root / "train" / f, "out_dir": stage_dir / f,
         "nash_state": equilibrium_state_path(ctx.root / "nash" / f, "nash"), "settings": p, "device": ctx.device,
-        "label": f"{test} test {f}"}) for f in formulations]
+        "label": f"{test} test {f}", "population_batchnorm": ctx.scale.population_batchnorm}) for f in formulations]
     runs, figures, raw = {}, [], {}
     for formulation, doc in zip(formulations, ctx.run_tasks(tasks)):
         runs[formulation] = _equilibrium_summary(test, doc) | {"trained_score": trained[formulation].get("score")}
@@ -225,7 +226,8 @@ def train_table1_runs(todo: list[tuple[RunSpec, int]], runs: dict[str, Any], sta
         reuse_finished_run(configs[n], ctx.root / "train" / formulation, stage_dir / "runs" / n)
     tasks = [Task(n, scored_run, {
         "config": configs[n], "run_dir": stage_dir / "runs" / n, "metric": p.metric, "n_samples": p.samples,
-        "device": ctx.device, "data_root": ctx.scale.data_root, "label": n}, cost=run_cost(configs[n]))
+        "device": ctx.device, "data_root": ctx.scale.data_root, "label": n,
+        "population_batchnorm": ctx.scale.population_batchnorm}, cost=run_cost(configs[n]))
         for n in pending]
     for (n, ((_, _, strategy, steps), seed)), result in zip(pending.items(), ctx.run_tasks(tasks)):
         runs[n] = {"strategy": strategy, "seed": seed, "steps": steps, **result}
