@@ -102,7 +102,7 @@ def read_run(run_dir: Path) -> dict:
 
 def summarize(out: Path) -> dict:
     """The pre-registered analysis of the runs in ``out`` (see the module docstring)."""
-    from proxgan.rules import comparison_verdict, mean_interval, paired_difference
+    from proxgan.rules import comparison_verdict, mean_interval, paired_difference, seeds_to_decide
 
     runs = {d.name: read_run(d) for d in sorted(out.iterdir()) if d.is_dir() and "-s" in d.name}
     arms = sorted({name.rsplit("-s", 1)[0] for name in runs})
@@ -127,7 +127,8 @@ def summarize(out: Path) -> dict:
         for index, metric, higher in ((0, "cls_is", True), (1, "cls_fid", False)):
             values = [[runs[f"{arm}-s{s}"]["evals"][common][index] for s in seed_list] for arm in (baseline, treatment)]
             difference = paired_difference(values[0], values[1], higher)
-            cell[metric] = {**difference, "verdict": comparison_verdict(difference)}
+            cell[metric] = {**difference, "verdict": comparison_verdict(difference),
+                            "seeds_to_decide": seeds_to_decide(difference)}
         ratio = [runs[f"{treatment}-s{s}"]["wall"][common] / runs[f"{baseline}-s{s}"]["wall"][common] for s in seed_list]
         cell["time_ratio"] = mean_interval(ratio)
         doc["comparisons"][f"{treatment} vs {baseline}"] = cell
@@ -156,8 +157,9 @@ def describe(doc: dict) -> str:
                      f"{cell['cls_fid']['mean']:.2f} ± {cell['cls_fid']['std']:.2f} (floor {doc['floor']:.2f})  "
                      f"{cell['seconds_per_step']['mean']:.3f} s per step (shared device)")  # fmt: skip
     for name, cell in doc["comparisons"].items():
-        lines.append(f"{name}: cls_is {ci(cell['cls_is'])} {cell['cls_is']['verdict']}; cls_fid improvement "
-                     f"{ci(cell['cls_fid'])}; time {ci(cell['time_ratio'])}×")  # fmt: skip
+        lines.append(f"{name}: cls_is {ci(cell['cls_is'])} {cell['cls_is']['verdict']} (about "
+                     f"{cell['cls_is']['seeds_to_decide']} pairs would decide it, if this mean and spread held); "
+                     f"cls_fid improvement {ci(cell['cls_fid'])}; time {ci(cell['time_ratio'])}×")  # fmt: skip
     if "equal_time_exploratory" in doc:
         cell = doc["equal_time_exploratory"]
         lines.append(f"exploratory: proximal vs regular given at most proximal's time (regular at steps "
