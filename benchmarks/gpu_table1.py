@@ -79,9 +79,15 @@ def launch(args: argparse.Namespace) -> None:
         print(f"{name}: exit {p.returncode}", file=sys.stderr)
 
 
-def seeds_in(out: Path) -> list[int]:
-    """The seeds of the run directories ``ARM-sSEED`` in ``out``."""
-    return sorted({int(d.name.rsplit("-s", 1)[1]) for d in out.iterdir() if d.is_dir() and "-s" in d.name})
+def arm_and_seed(name: str) -> tuple[str, int]:
+    """``"proximal-s3"`` → ``("proximal", 3)``."""
+    arm, seed = name.rsplit("-s", 1)
+    return arm, int(seed)
+
+
+def read_runs(out: Path) -> dict[str, dict]:
+    """:func:`read_run` of every run directory ``ARM-sSEED`` in ``out``, by name."""
+    return {d.name: read_run(d) for d in sorted(out.iterdir()) if d.is_dir() and "-s" in d.name}
 
 
 def read_run(run_dir: Path) -> dict:
@@ -100,13 +106,12 @@ def read_run(run_dir: Path) -> dict:
     return {"evals": evals, "wall": wall, "status": doc.get("status", "no results.json"), "steps": doc.get("steps")}
 
 
-def summarize(out: Path) -> dict:
-    """The pre-registered analysis of the runs in ``out`` (see the module docstring)."""
+def summarize(runs: dict[str, dict]) -> dict:
+    """The pre-registered analysis of :func:`read_runs`' ``runs`` (see the module docstring)."""
     from proxgan.rules import comparison_verdict, mean_interval, paired_difference, seeds_to_decide
 
-    runs = {d.name: read_run(d) for d in sorted(out.iterdir()) if d.is_dir() and "-s" in d.name}
-    arms = sorted({name.rsplit("-s", 1)[0] for name in runs})
-    seed_list = seeds_in(out)
+    arms = sorted({arm_and_seed(name)[0] for name in runs})
+    seed_list = sorted({arm_and_seed(name)[1] for name in runs})
     last = {name: max(r["evals"], default=0) for name, r in runs.items()}
     common = min(last.values(), default=0)
     doc = {"common_step": common, "seeds": seed_list, "arms": {}, "comparisons": {},
@@ -167,8 +172,9 @@ def describe(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(out: Path, path: Path) -> None:
-    """Classifier IS against generator steps and against wall-clock seconds (shared device), one line per run."""
+def plot(runs: dict[str, dict], path: Path) -> None:
+    """Classifier IS of :func:`read_runs`' ``runs`` against generator steps and against wall-clock seconds (shared
+    device), one line per run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,14 +182,13 @@ def plot(out: Path, path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     colors = {"regular": "tab:blue", "proximal": "tab:orange", "lam0": "tab:green"}
-    for d in sorted(out.iterdir()):
-        if d.is_dir() and "-s" in d.name:
-            arm, run = d.name.rsplit("-s", 1)[0], read_run(d)
-            steps = sorted(run["evals"])
-            scores = [run["evals"][s][0] for s in steps]
-            label = arm if d.name.endswith(f"-s{min(seeds_in(out))}") else None
-            axes[0].plot(steps, scores, color=colors.get(arm, "gray"), alpha=0.7, label=label)
-            axes[1].plot([run["wall"][s] for s in steps], scores, color=colors.get(arm, "gray"), alpha=0.7)
+    first_seed = min(arm_and_seed(name)[1] for name in runs)
+    for name, run in runs.items():
+        arm, seed = arm_and_seed(name)
+        steps = sorted(run["evals"])
+        scores = [run["evals"][s][0] for s in steps]
+        axes[0].plot(steps, scores, color=colors.get(arm, "gray"), alpha=0.7, label=arm if seed == first_seed else None)
+        axes[1].plot([run["wall"][s] for s in steps], scores, color=colors.get(arm, "gray"), alpha=0.7)
     axes[0].set_xlabel("generator steps")
     axes[1].set_xlabel("wall-clock seconds of training (all runs sharing one GPU)")
     axes[0].set_ylabel("classifier IS (5,000 samples)")
@@ -219,11 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         launch(args)
     if not args.out.is_dir():
         sys.exit(f"error: {str(args.out)!r} is not a directory of runs")
-    doc = summarize(args.out)
+    runs = read_runs(args.out)
+    doc = summarize(runs)
     (args.out / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(describe(doc))
     if args.figure and doc["common_step"]:
-        plot(args.out, args.figure)
+        plot(runs, args.figure)
     return 0
 
 

@@ -72,12 +72,17 @@ def candidate(name: str, args: argparse.Namespace) -> dict:
     }
 
 
+def floor_value(floor: float | dict | None) -> float | None:
+    """The cls_fid floor as a number (some results record it as ``{"value": …}``)."""
+    return floor["value"] if isinstance(floor, dict) else floor
+
+
 def table(rows: list[dict], jobs: int) -> str:
     lines = [f"candidates run {jobs} at a time; cls scores of 5,000 samples (the run's sampled generator)", "",
              "| candidate | overrides of mnist-fast | steps | wall (min) | cls_is | cls_fid | floor | cls_fid / floor |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        floor = r["floor"]["value"] if isinstance(r["floor"], dict) else r["floor"]
+        floor = floor_value(r["floor"])
         ratio = f"{r['cls_fid'] / floor:.1f}" if floor else "—"
         lines.append(f"| {r['name']} | `{r['overrides']}` | {r['steps']} | {r['wall_minutes']:.1f} | {r['cls_is']:.2f} | "
                      f"{r['cls_fid']:.2f} | {floor if floor is None else f'{floor:.2f}'} | {ratio} |")
@@ -114,8 +119,7 @@ def summarize(runs: list[Path]) -> str:
     lines, values = ["| run | cls_is | cls_fid | floor | cls_fid / floor |", "|---|---|---|---|---|"], []
     for run in runs:
         metrics = json.loads((run / "results.json").read_text())["results"]["metrics"]
-        floor = metrics["cls_fid"]["floor"]
-        floor = floor["value"] if isinstance(floor, dict) else floor
+        floor = floor_value(metrics["cls_fid"]["floor"])
         values.append((metrics["cls_is"]["mean"], metrics["cls_fid"]["value"], metrics["cls_fid"]["value"] / floor))
         lines.append(f"| {run} | {values[-1][0]:.3f} | {values[-1][1]:.3f} | {floor:.3f} | {values[-1][2]:.2f} |")
     for index, name in enumerate(("cls_is", "cls_fid", "cls_fid / floor")):

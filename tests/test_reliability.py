@@ -483,7 +483,7 @@ def test_gpu_table1_summary_compares_every_arm_at_the_last_step_all_runs_reached
                 records.append({"step": step, "eval/cls_is/mean": score, "eval/cls_fid/value": 10.0 - score,
                                 "eval/cls_fid/floor": 2.0})
             (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    doc = module.summarize(tmp_path)
+    doc = module.summarize(module.read_runs(tmp_path))
     assert doc["common_step"] == 2 and doc["seeds"] == [0, 1, 2]
     primary = doc["comparisons"]["proximal vs regular"]
     assert primary["cls_is"]["values"] == [0.5, 0.5, 0.5] and primary["cls_fid"]["values"] == [0.5, 0.5, 0.5]
