@@ -15,6 +15,7 @@ Variants, timed in the same run and interleaved so that machine load hits them a
   fused         the Trainer's D step (baseline of the ratios)
   channels_last the fused D step with models and data in channels_last memory format
   bf16          the fused D step and G step under bfloat16 autocast (train.amp=true)
+  bf16 channels_last  both: the combination oneDNN's bf16 kernels might prefer (measured, not adopted)
   compile       torch.compile'd G and D (paths without double backward only; compile time reported apart)
   reuse_fake    the regular iteration with the G step on the D step's generated batch (train.reuse_fake=true)
 
@@ -86,6 +87,8 @@ def phases(dim: int, args: argparse.Namespace) -> dict[str, float]:
     channels_last = make_trainer(dim, args)
     to_channels_last(channels_last)
     bf16 = make_trainer(dim, args, amp=True)
+    bf16_channels_last = make_trainer(dim, args, amp=True)
+    to_channels_last(bf16_channels_last)
     prox = make_trainer(dim, args, strategy="proximal")
     reuse = make_trainer(dim, args, reuse_fake=True)
     cases = {
@@ -93,9 +96,12 @@ def phases(dim: int, args: argparse.Namespace) -> dict[str, float]:
         "D step fused": lambda: base.discriminator_step(base.real_batch(), base.fake_batch()),
         "D step channels_last": lambda: channels_last.discriminator_step(channels_last.real_batch(), channels_last.fake_batch()),
         "D step bf16": lambda: bf16.discriminator_step(bf16.real_batch(), bf16.fake_batch()),
+        "D step bf16 channels_last": lambda: bf16_channels_last.discriminator_step(
+            bf16_channels_last.real_batch(), bf16_channels_last.fake_batch()),
         "G step": base.generator_step,
         "G step channels_last": channels_last.generator_step,
         "G step bf16": bf16.generator_step,
+        "G step bf16 channels_last": bf16_channels_last.generator_step,
         "regular iteration": base.train_step,
         "regular iteration reuse_fake": reuse.train_step,
         "proximal iteration": prox.train_step,
