@@ -9,6 +9,7 @@ candidate: overrides, steps, wall minutes, cls_is, cls_fid and its floor) and
     python benchmarks/mnist_recipe.py --data-root ../shared/data --out runs/recipe [--only NAME,...] [--jobs 1]
     python benchmarks/mnist_recipe.py --plot RUN_DIR [RUN_DIR ...] --out DIR   # only the figure, of finished runs
     python benchmarks/mnist_recipe.py --summarize RUN_DIR [RUN_DIR ...]        # scores of evaluated runs, mean, 95 % CI
+                                                                              # (and average vs last iterate, paired)
 
 With ``--jobs`` > 1 candidates share the machine and their wall times are not those of a lone run;
 the table says how many ran at once.
@@ -113,20 +114,34 @@ def figure(rows: list[dict], path: Path) -> None:
 
 def summarize(runs: list[Path]) -> str:
     """Each evaluated run's cls_is and cls_fid (its latest ``proxgan evaluate``), then their mean, std and 95 %
-    Student-t interval over the runs (e.g. the seeds of one recipe)."""
+    Student-t interval over the runs (e.g. the seeds of one recipe). When every run was also scored with
+    ``--last-iterate``, the paired improvement of the average over the last iterate, dᵢ = ±(averageᵢ − lastᵢ)
+    (+ for cls_is, − for cls_fid: positive means the average is better), its interval and verdict
+    (:func:`proxgan.comparison.compare_scores`, the average as the treatment)."""
+    from proxgan.comparison import compare_scores
     from proxgan.rules import mean_interval
 
-    lines, values = ["| run | cls_is | cls_fid | floor | cls_fid / floor |", "|---|---|---|---|---|"], []
+    lines, values, last = ["| run | cls_is | cls_fid | floor | cls_fid / floor |", "|---|---|---|---|---|"], [], []
     for run in runs:
-        metrics = json.loads((run / "results.json").read_text())["results"]["metrics"]
+        results = json.loads((run / "results.json").read_text())["results"]
+        metrics, last_metrics = results["metrics"], results.get("metrics_last_iterate", {})
         floor = floor_value(metrics["cls_fid"]["floor"])
         values.append((metrics["cls_is"]["mean"], metrics["cls_fid"]["value"], metrics["cls_fid"]["value"] / floor))
         lines.append(f"| {run} | {values[-1][0]:.3f} | {values[-1][1]:.3f} | {floor:.3f} | {values[-1][2]:.2f} |")
+        if {"cls_is", "cls_fid"} <= last_metrics.keys():
+            last.append((last_metrics["cls_is"]["mean"], last_metrics["cls_fid"]["value"]))
     for index, name in enumerate(("cls_is", "cls_fid", "cls_fid / floor")):
         cell = mean_interval([v[index] for v in values])
         ci = f"[{cell['ci95'][0]:.3f}, {cell['ci95'][1]:.3f}]" if cell["ci95"] else "(one run)"
         lines.append(f"{name}: mean {cell['mean']:.3f}, std {cell['std']:.3f}, 95 % CI {ci}, "
                      f"range {min(cell['values']):.3f}–{max(cell['values']):.3f} over {cell['n']} runs")
+    if len(last) == len(values) > 1:
+        for index, (name, higher_is_better) in enumerate((("cls_is", True), ("cls_fid", False))):
+            c = compare_scores([l[index] for l in last], [v[index] for v in values], higher_is_better)
+            d = c["difference"]
+            lines.append(f"{name}, average over last iterate (paired, + = the average better): {d['mean']:+.3f}, "
+                         f"95 % CI [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], "
+                         f"{sum(x > 0 for x in d['values'])} of {d['n']} runs better: {c['verdict']}")
     return "\n".join(lines)
 
 

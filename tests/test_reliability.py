@@ -493,3 +493,35 @@ def test_gpu_table1_summary_compares_every_arm_at_the_last_step_all_runs_reached
     assert doc["equal_time_exploratory"]["regular_steps"] == [4, 4, 4]
     assert doc["equal_time_exploratory"]["cls_is"]["values"] == [-1.5, -1.5, -1.5]
     assert doc["runs"]["proximal-s0"]["status"] == "no results.json"
+
+
+def test_mnist_recipe_summary_pairs_the_average_with_the_last_iterate(tmp_path):
+    """benchmarks/mnist_recipe.py --summarize: with both generators scored in each run, d = average − last for
+    cls_is and last − average for cls_fid (positive: the average better), its t interval and the verdict."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mnist_recipe.py"
+    spec = importlib.util.spec_from_file_location("mnist_recipe", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runs = []
+    for seed, (is_avg, is_last, fid_avg, fid_last) in enumerate([(8.7, 8.8, 3.0, 4.0), (8.8, 8.8, 3.0, 3.5),
+                                                                  (8.9, 8.8, 3.0, 4.5)]):
+        run = tmp_path / f"s{seed}"
+        run.mkdir()
+        floor = {"value": 2.0}
+        (run / "results.json").write_text(json.dumps({"results": {
+            "metrics": {"cls_is": {"mean": is_avg}, "cls_fid": {"value": fid_avg, "floor": floor}},
+            "metrics_last_iterate": {"cls_is": {"mean": is_last}, "cls_fid": {"value": fid_last, "floor": floor}}}}))
+        runs.append(run)
+    text = module.summarize(runs)
+    is_line, fid_line = text.splitlines()[-2:]
+    # cls_is: d = (-0.1, 0, +0.1), mean 0 (up to round-off, either sign), std 0.1: 0 ± 4.303 · 0.1 / √3
+    assert is_line.startswith("cls_is, average over last iterate") and "0.000, 95 % CI [-0.248, +0.248]" in is_line
+    assert "1 of 3 runs better: inconclusive" in is_line
+    # cls_fid: d = (1.0, 0.5, 1.5), mean 1, std 0.5, t(0.975, 2) = 4.303: 1 ± 1.242
+    assert "+1.000, 95 % CI [-0.242, +2.242], 3 of 3 runs better: inconclusive" in fid_line
+    # one run without a last-iterate score: no paired lines
+    (runs[0] / "results.json").write_text(json.dumps({"results": {
+        "metrics": {"cls_is": {"mean": 8.7}, "cls_fid": {"value": 3.0, "floor": {"value": 2.0}}}}}))
+    assert "last iterate" not in module.summarize(runs)
