@@ -12,9 +12,11 @@ CPU, DCGAN (Gulrajani et al.) at DIM = 64, 32×32 images, batch 64, λ = 0.1 by 
 
 ``iteration`` — one ``Trainer.train_step()`` (G step included): regular (n_critic = 5) against proximal with
 T = 20 (the paper), with ``penalty_batch``, with ``tol`` (the first --tol, T = 20 the cap, inner Adam lr
---adaptive-lr) and with both; the mean inner steps taken.
+--adaptive-lr) and with both; the mean inner steps taken. ``--warmup W`` untimed steps first (default 1): how
+many inner steps ``tol`` takes depends on how far training has gone.
 
-``accuracy`` — the inner solution from one w_k on one batch: the paper's T = 20 loop, the sub-batch penalty
+``accuracy`` — the inner solution from one w_k on one batch (``--instances K``: on K batch draws, then each
+variant's mean steps and mean gap, and its gap minus the paper's paired by draw with a 95 % interval): the paper's T = 20 loop, the sub-batch penalty
 and the adaptive loop at each --tol (at the paper's inner lr 1e-4, and at --adaptive-lr), against a reference
 solve of --reference-steps full-batch steps (Adam, lr 1e-4): steps and seconds taken, the relative
 suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference
@@ -28,6 +30,7 @@ before the steps), measured in a fresh subprocess per cell.
 
     python benchmarks/bench_proximal.py [--section steps,iteration,accuracy] [--dim 64] [--batch 64]
         [--repeats 10] [--penalty-batch 16] [--tol 0.002] [--adaptive-lr 1e-4] [--reference-steps 60] [--warm] [--no-memory]
+        [--instances 1] [--warmup 1]
 """
 
 from __future__ import annotations
@@ -50,17 +53,22 @@ from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores
 from proxgan.models import build_models  # noqa: E402
 from proxgan.objectives import get_formulation  # noqa: E402
 from proxgan.proximal import OptimizerConfig, ProximalConfig, frozen_copy, penalty_rows, proximal_loss, sobolev_distance_sq  # noqa: E402
+from proxgan.rules import mean_interval  # noqa: E402
 from proxgan.train import build_trainer  # noqa: E402
 
 LAM = 0.1
 SECTIONS = ("steps", "iteration", "accuracy")
 
 
-def make_setup(formulation_name: str, dim: int, resolution: int, batch: int):
-    """(D, formulation, real, fake, optimizer) with fixed batches, as inside one outer step."""
+def make_setup(formulation_name: str, dim: int, resolution: int, batch: int, seed: int = 0):
+    """(D, formulation, real, fake, optimizer) with fixed batches, as inside one outer step. The models are the same
+    for every ``seed`` (drawn from seed 0); the batches, and later draws, follow them in seed 0's stream for
+    ``seed`` = 0 (the single-instance draw), or come from ``seed`` otherwise."""
     torch.manual_seed(0)
     formulation = get_formulation(formulation_name)
     G, D = build_models("dcgan", (3, resolution, resolution), dim=dim, spectral_norm=formulation.spectral_norm)
+    if seed:
+        torch.manual_seed(seed)
     real = torch.rand(batch, 3, resolution, resolution) * 2 - 1
     with torch.no_grad():
         fake = G(torch.randn(batch, G.latent_dim))
@@ -164,11 +172,11 @@ def report_iterations(formulation: str, args) -> None:
     trainers = {name: make_trainer(formulation, v, args) for name, v in variants.items()}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     inner: dict[str, list[float]] = {name: [] for name in variants}
-    for i in range(args.repeats + 1):  # round 0 warms up
+    for i in range(args.warmup + args.repeats):  # the first --warmup rounds are not timed
         for name, trainer in trainers.items():
             start = time.perf_counter()
             stats = trainer.train_step()
-            if i:
+            if i >= args.warmup:
                 seconds[name].append(time.perf_counter() - start)
                 inner[name].append(stats.get("inner_steps", 5.0))
     regular = statistics.median(seconds["regular"])
@@ -181,7 +189,25 @@ def report_iterations(formulation: str, args) -> None:
 
 
 def report_accuracy(formulation_name: str, args) -> None:
-    D0, formulation, real, fake, _ = make_setup(formulation_name, args.dim, args.resolution, args.batch)
+    """One row per variant and instance; with --instances K > 1, then each variant's mean steps and gap over the K
+    instances, and its gap minus the paper's, paired by instance, with a 95 % Student-t interval."""
+    rows: dict[str, list[tuple[int, float]]] = {}
+    for instance in range(args.instances):
+        for name, steps, gap in accuracy_instance(formulation_name, args, instance):
+            rows.setdefault(name, []).append((steps, gap))
+    if args.instances > 1:
+        paper = [gap for _, gap in rows["paper T=20"]]
+        print(f"{formulation_name:<12} over {args.instances} instances: mean steps, mean gap, gap − paper's (95 % CI)")
+        for name, values in rows.items():
+            d = mean_interval([gap - p for (_, gap), p in zip(values, paper)])
+            ci = f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]" if name != "paper T=20" else ""
+            print(f"{formulation_name:<12} {name:<20} {statistics.mean(s for s, _ in values):>6.1f} "
+                  f"{statistics.mean(g for _, g in values):>10.3f} {d['mean']:>+10.3f} {ci}", flush=True)
+
+
+def accuracy_instance(formulation_name: str, args, instance: int) -> list[tuple[str, int, float]]:
+    """The accuracy rows of one instance: batches (and the warm start's batch) drawn from seed ``instance``."""
+    D0, formulation, real, fake, _ = make_setup(formulation_name, args.dim, args.resolution, args.batch, seed=instance)
     warm_state = None
     if args.warm:  # w_k = the result of one paper T = 20 solve on another batch; its Adam state carries over
         warm = ProximalConfig().make_optimizer(D0.parameters())
@@ -221,7 +247,9 @@ def report_accuracy(formulation_name: str, args) -> None:
         return (sobolev_distance_sq(D, target, real) / sobolev_distance_sq(D0, target, real)).sqrt().item()
 
     start = "warm (after one T = 20 solve, its Adam state kept)" if args.warm else "cold (initial D, fresh Adam)"
-    print(f"{formulation_name:<12} {start}; reference: {args.reference_steps} steps, Φ_ref - Φ_0 = {phi_ref - phi0:.4g}")
+    print(f"{formulation_name:<12} instance {instance}, {start}; reference: {args.reference_steps} steps, "
+          f"Φ_ref - Φ_0 = {phi_ref - phi0:.4g}")
+    out = []
     for name, (D, steps, seconds) in runs.items():
         D = frozen_copy(D)
         with torch.no_grad():
@@ -229,6 +257,8 @@ def report_accuracy(formulation_name: str, args) -> None:
             to_ref, to_paper = relative_distance(D, reference), relative_distance(D, paper[0])
         print(f"{formulation_name:<12} {name:<20} {steps:>6} {seconds:>9.2f} {gap:>10.3f} {to_ref:>10.3f} {to_paper:>11.3f}",
               flush=True)  # fmt: skip
+        out.append((name, steps, gap))
+    return out
 
 
 def main() -> None:
@@ -239,6 +269,10 @@ def main() -> None:
     parser.add_argument("--adaptive-lr", type=float, default=OptimizerConfig.lr,
                         help="inner Adam lr of the adaptive variants")  # fmt: skip
     parser.add_argument("--reference-steps", type=int, default=60)
+    parser.add_argument("--instances", type=int, default=1,
+                        help="accuracy: repeat on this many batch draws and summarize the gaps against the paper's")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="iteration: untimed training steps of every variant before the --repeats timed ones")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--warm", action="store_true", help="accuracy from a warm w_k and Adam state, as in the Trainer")
     args = parser.parse_args()
@@ -260,7 +294,8 @@ def main() -> None:
             report_steps(formulation, args)
         print("target: sobolev (or sub) / plain <= 1.5")
     if "iteration" in sections:
-        print(f"\nTrainer iteration incl. the G step, median of {args.repeats} interleaved (s, ratio to regular)")
+        print(f"\nTrainer iteration incl. the G step, median of {args.repeats} interleaved after {args.warmup} "
+              f"untimed (s, ratio to regular)")
         print(f"{'formulation':<12} {'variant':<20} {'seconds':>9} {'ratio':>6} {'inner steps':>12}")
         for formulation in formulations:
             report_iterations(formulation, args)

@@ -27,3 +27,26 @@ def test_benchmark_help_runs(script, monkeypatch, capsys):
         runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
     assert done.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_bench_proximal_accuracy_over_draws_and_iteration_after_warmup(monkeypatch, capsys):
+    """--instances K prints one block per draw and a summary whose paper row is its own baseline (gap − paper's = 0)
+    and whose steps are the draws' mean; --warmup W times only the steps after W untimed ones."""
+    common = ["--formulations", "sngan", "--dim", "8", "--batch", "4", "--penalty-batch", "2", "--threads", "1", "--no-memory"]
+    argv = ["bench_proximal.py", "--section", "accuracy", "--warm", "--instances", "2", "--reference-steps", "3",
+            "--tol", "0.5", *common]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    runpy.run_path(str(BENCHMARKS / "bench_proximal.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "instance 0," in out and "instance 1," in out and "over 2 instances" in out
+    summary = out.split("over 2 instances")[1].splitlines()[1:]
+    paper = next(line for line in summary if "paper T=20" in line).split()
+    assert paper[3] == "20.0" and paper[-1] == "+0.000"  # 20 steps on every draw; its gap against itself
+    tol_rows = [line.split() for line in out.splitlines() if line.split()[1:2] == ["tol=0.5"]]
+    draws, mean_row = tol_rows[:2], tol_rows[2]
+    assert float(mean_row[2]) == (int(draws[0][2]) + int(draws[1][2])) / 2
+    monkeypatch.setattr(sys, "argv", ["bench_proximal.py", "--section", "iteration", "--warmup", "2", "--repeats", "1", *common])
+    runpy.run_path(str(BENCHMARKS / "bench_proximal.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "median of 1 interleaved after 2 untimed" in out and "paper T=20" in out
