@@ -282,6 +282,13 @@ def evaluate_batches(test: str, G: nn.Module, D_frozen: nn.Module, D_work: nn.Mo
 STATE_FIELDS = {"step": int, "curve": list, "samples": dict, "generator": dict, "optimizer": dict}
 
 
+#: what a fingerprint mismatch usually means (tests begun before 2026-12-04 started from the training buffers)
+FINGERPRINT_HINT = (
+    " (another trained pair, or other BatchNorm statistics: a test begun with --training-batchnorm, or before "
+    "2026-12-04, resumes only with --training-batchnorm)"
+)
+
+
 def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
     """The saved state at ``path`` (checksum verified) if it belongs to the same test, config and run; None if absent."""
     if not path.is_file():
@@ -293,8 +300,10 @@ def _load_state(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
     header["config"] = nest_optimizer_keys(header["config"], "inner_")  # a state saved by older proxgan
     for key, value in expected.items():
         if header[key] != value:
+            hint = FINGERPRINT_HINT if key == "fingerprint" else ""
             raise ProxganError(
-                f"{str(path)!r} holds a {state.get('test')} test with a different {key}; use another --out to start afresh"
+                f"{str(path)!r} holds a {state.get('test')} test with a different {key}{hint}; "
+                "use another --out to start afresh"
             )
     return state
 
