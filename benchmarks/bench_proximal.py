@@ -16,9 +16,10 @@ T = 20 (the paper), with ``penalty_batch``, with ``tol`` (the first --tol, T = 2
 many inner steps ``tol`` takes depends on how far training has gone.
 
 ``accuracy`` — the inner solution from one w_k on one batch (``--instances K``: on K batch draws, then each
-variant's mean steps and mean gap, and its gap minus the paper's paired by draw with a 95 % interval): the paper's T = 20 loop, the sub-batch penalty
-and the adaptive loop at each --tol (at the paper's inner lr 1e-4, and at --adaptive-lr), against a reference
-solve of --reference-steps full-batch steps (Adam, lr 1e-4): steps and seconds taken, the relative
+variant's mean steps and mean gap, and its gap minus the paper's paired by draw with a 95 % interval): the
+paper's T = 20 loop, the sub-batch penalty and the adaptive loop at each --tol (at the paper's inner lr 1e-4,
+and at --adaptive-lr), against a reference solve of --reference-steps full-batch steps (Adam, lr 1e-4): steps
+and seconds taken, the relative
 suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference
 and to the T = 20 solution, each relative to the distance from w_k to that target. w_k is the initial D with
 a fresh Adam, or with --warm the result of one T = 20 solve on another batch with its Adam state kept (what

@@ -137,7 +137,7 @@ def summarize(runs: list[Path]) -> str:
                      f"range {min(cell['values']):.3f}–{max(cell['values']):.3f} over {cell['n']} runs")
     if len(last) == len(values) > 1:
         for index, (name, higher_is_better) in enumerate((("cls_is", True), ("cls_fid", False))):
-            c = compare_scores([l[index] for l in last], [v[index] for v in values], higher_is_better)
+            c = compare_scores([pair[index] for pair in last], [v[index] for v in values], higher_is_better)
             d = c["difference"]
             lines.append(f"{name}, average over last iterate (paired, + = the average better): {d['mean']:+.3f}, "
                          f"95 % CI [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], "
