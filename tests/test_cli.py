@@ -1,5 +1,3 @@
-
-
 def test_python_dash_m_proxgan_is_the_command_line():
     """``python -m proxgan`` (no console script needed, e.g. on a device with ``PYTHONPATH=src``)."""
     import subprocess

@@ -436,14 +436,19 @@ def test_reproduce_gpu_scale_smoke_runs_the_whole_pipeline_on_cpu(tmp_path, monk
     assert (out / "report.html").is_file()
 
 
-def test_gpu_check_cpu_fallback(tmp_path, capsys):
-    """benchmarks/gpu_check.py's CPU path: every check runs and passes, the JSON names the device."""
+def benchmark_module(name: str):
+    """benchmarks/NAME.py imported as a module (the scripts are not a package)."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
-    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_cpu_fallback(tmp_path, capsys):
+    """benchmarks/gpu_check.py's CPU path: every check runs and passes, the JSON names the device."""
+    module = benchmark_module("gpu_check")
     assert module.main(["--cpu", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["device"] == "cpu" and report["ok"] and report["inner_gradient_vs_cpu"]["max_relative_error"] == 0
@@ -465,12 +470,7 @@ def test_a_checkpoint_from_before_checksums_is_named_as_such(tmp_path):
 def test_gpu_table1_summary_compares_every_arm_at_the_last_step_all_runs_reached(tmp_path):
     """benchmarks/gpu_table1.py's pre-registered rule: the common step is the smallest last evaluation over all
     runs; differences are paired by seed (treatment − baseline for IS, baseline − treatment for FID)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_table1.py"
-    spec = importlib.util.spec_from_file_location("gpu_table1", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_module("gpu_table1")
     last = {"regular": 4, "proximal": 2, "lam0": 3}  # proximal stops first: common step 2
     for arm, steps in last.items():
         for seed in (0, 1, 2):
@@ -498,12 +498,7 @@ def test_gpu_table1_summary_compares_every_arm_at_the_last_step_all_runs_reached
 def test_mnist_recipe_summary_pairs_the_average_with_the_last_iterate(tmp_path):
     """benchmarks/mnist_recipe.py --summarize: with both generators scored in each run, d = average − last for
     cls_is and last − average for cls_fid (positive: the average better), its t interval and the verdict."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mnist_recipe.py"
-    spec = importlib.util.spec_from_file_location("mnist_recipe", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_module("mnist_recipe")
     runs = []
     for seed, (is_avg, is_last, fid_avg, fid_last) in enumerate([(8.7, 8.8, 3.0, 4.0), (8.8, 8.8, 3.0, 3.5),
                                                                   (8.9, 8.8, 3.0, 4.5)]):
