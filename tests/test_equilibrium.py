@@ -586,3 +586,41 @@ def test_the_tests_start_from_the_generators_own_batchnorm_statistics(tmp_path, 
     for (mean, var), layer in zip(started["nash"], layers):
         assert torch.equal(mean, layer.running_mean) and torch.equal(var, layer.running_var)
     assert not torch.allclose(batchnorm_layers(kept)[0].running_mean, batchnorm_layers(recomputed)[0].running_mean)  # the two starts differ here
+
+
+def test_tests_on_a_conditional_run_score_labelled_pairs(tmp_path):
+    """A class-conditional run: real batches carry the dataset's labels, and D sees each fake with its latent's class
+    (V at step 0 is D's value on those pairs, not on the images with any other label)."""
+    from proxgan.config import config_from_dict
+    from proxgan.equilibrium import FixedEvaluation, evaluate, run_equilibrium, setting_from_run
+    from proxgan.labels import label_fakes, split_labels, with_labels
+    from proxgan.runs import load_run
+    from proxgan.train import train
+
+    experiment = config_from_dict({
+        "formulation": "sngan", "data": {"name": "digits", "n": 200}, "model": {"dim": 4, "latent_dim": 16, "classes": 10},
+        "train": {"steps": 4, "batch_size": 16, "n_critic": 1},
+        "log": {"every": 2, "sample_every": 1000, "checkpoint_every": 4, "n_samples": 16},
+    })  # fmt: skip
+    train(experiment, tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    setting = setting_from_run(run, quality=False)
+    images, labels = split_labels(setting.sample_real(12, 5))
+    index = torch.randint(len(run.data), (12,), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(images, run.data.x[index]) and torch.equal(labels, run.data.labels[index])
+    cfg = config(steps=2, batch_size=16, eval_size=32, log_points=2)
+    D = setting.discriminator
+    fixed = FixedEvaluation.build(setting, D, cfg)
+    record, grid = evaluate(0, setting.generator, D, None, {}, setting, fixed, cfg)
+    with torch.no_grad():
+        G = setting.generator.eval()
+        fakes = G(fixed.z_eval)
+        value = run.formulation.objective.value(fixed.d_real, D(label_fakes(fakes, fixed.z_eval, 10)))
+        shifted = (split_labels(label_fakes(fakes, fixed.z_eval, 10))[1] + 1) % 10
+        other = run.formulation.objective.value(fixed.d_real, D(with_labels(fakes, shifted)))
+    assert record["objective"] == pytest.approx(float(value)) and float(value) != pytest.approx(float(other))
+    assert grid.shape[1] == 1  # the sample grid holds images
+    doc = run_equilibrium(tmp_path / "run", tmp_path / "eq", steps=3, log_points=2, eval_size=32, eval_batches=2,
+                          batch_size=16, quality=False)
+    assert set(doc["results"]["tests"]) == {"nash", "proximal"}
+    assert all(len(test["curve"]) >= 2 for test in doc["results"]["tests"].values())

@@ -173,15 +173,17 @@ def test_a_run_writes_its_directory_and_loads_back(tmp_path):
         train(tiny(steps=4), tmp_path)
 
 
-@pytest.mark.parametrize("strategy,formulation,average,proximal,reuse_fake", [
-    ("regular", "wgan-gp", "none", {}, False), ("proximal", "sngan", "none", {}, False),
-    ("regular", "wgan-gp", "ema", {}, False), ("proximal", "sngan", "polyak", {}, False),
-    ("proximal", "wgan-gp", "none", {"penalty_batch": 3, "tol": 0.5, "fresh_batches": False}, False),  # sub-batch rows, early stops
-    ("regular", "nsgan-r1", "ema", {}, True),  # the generator step reuses the D step's batch (mnist-fast)
+@pytest.mark.parametrize("strategy,formulation,average,proximal,reuse_fake,classes", [
+    ("regular", "wgan-gp", "none", {}, False, 0), ("proximal", "sngan", "none", {}, False, 0),
+    ("regular", "wgan-gp", "ema", {}, False, 0), ("proximal", "sngan", "polyak", {}, False, 0),
+    ("proximal", "wgan-gp", "none", {"penalty_batch": 3, "tol": 0.5, "fresh_batches": False}, False, 0),  # sub-batch rows, early stops
+    ("regular", "nsgan-r1", "ema", {}, True, 0),  # the generator step reuses the D step's batch (mnist-fast)
+    ("regular", "nsgan-r1", "ema", {}, True, 10), ("proximal", "sngan", "none", {}, False, 10),  # class-conditional
 ])  # fmt: skip
-def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation, average, proximal, reuse_fake):
+def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, formulation, average, proximal, reuse_fake,
+                                                           classes):
     schedule = "constant" if average == "none" else "linear"
-    config = tiny(strategy, formulation, steps=6, proximal=proximal,
+    config = tiny(strategy, formulation, steps=6, proximal=proximal, model={"classes": classes, "latent_dim": 16 if classes else 8},
                   train={"average": {"kind": average, "decay": 0.5, "start": 1}, "lr_schedule": schedule,
                          "reuse_fake": reuse_fake})
     full = train(config, tmp_path / "full")
@@ -203,6 +205,49 @@ def test_resumed_run_matches_the_uninterrupted_run_exactly(tmp_path, strategy, f
     same = [torch.equal(x, y) for x, y in zip(a.generator.parameters(), last.generator.parameters())]
     assert all(same) == (average == "none")  # the averaged generator is not the last iterate
     assert a.generator_kind.startswith({"none": "last", "ema": "EMA", "polyak": "Polyak"}[average])
+
+
+@pytest.mark.parametrize("reuse_fake", [False, True])
+def test_conditional_trainer_labels_real_and_generated_batches(reuse_fake):
+    """Real rows carry the dataset's labels of the same draw as an unconditional batch; fakes carry their latent's class."""
+    from proxgan.labels import latent_classes, split_labels
+    from proxgan.train import build_trainer
+
+    config = tiny("regular", "nsgan-r1", model={"classes": 10, "latent_dim": 16}, train={"reuse_fake": reuse_fake})
+    data = load_dataset("digits", n=200, seed=3)
+    trainer = build_trainer(config, torch.device("cpu"), data)
+    state = trainer.data_rng.get_state()
+    images, labels = split_labels(trainer.real_batch())
+    trainer.data_rng.set_state(state)
+    index = torch.randint(len(data), (8,), generator=trainer.data_rng)
+    assert torch.equal(images, data.x[index]) and torch.equal(labels, data.labels[index])
+    noise = trainer.noise_rng.get_state()
+    fakes, classes = split_labels(trainer.fake_batch())
+    trainer.noise_rng.set_state(noise)
+    z = trainer.latents(8)
+    assert torch.equal(classes, latent_classes(z, 10))
+    torch.testing.assert_close(fakes, trainer.G(z).float())
+    stats = trainer.train_step()
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in stats.values())
+
+
+def test_conditional_runs_need_labels_a_dcgan_and_no_interpolation_penalty():
+    from proxgan.train import build_trainer
+
+    with pytest.raises(ProxganError, match="at least 2"):
+        tiny(model={"classes": 1})
+    with pytest.raises(ProxganError, match="model.classes=10 needs model.latent_dim > 10"):
+        tiny(formulation="sngan", model={"classes": 10, "latent_dim": 10})
+    with pytest.raises(ProxganError, match="needs model.arch=dcgan"):
+        tiny(formulation="sngan", model={"classes": 10, "arch": "mlp", "latent_dim": 16})
+    with pytest.raises(ProxganError, match="gradient penalty interpolates"):
+        tiny(formulation="wgan-gp", model={"classes": 10, "latent_dim": 16})
+    with pytest.raises(ProxganError, match="labels of digits run from 0 to 9"):
+        build_trainer(tiny(formulation="sngan", model={"classes": 5, "latent_dim": 16}), torch.device("cpu"), load_dataset("digits", n=50))
+    unlabelled = load_dataset("digits", n=50)
+    unlabelled.labels = None
+    with pytest.raises(ProxganError, match="needs a labelled dataset"):
+        build_trainer(tiny(formulation="sngan", model={"classes": 10, "latent_dim": 16}), torch.device("cpu"), unlabelled)
 
 
 def test_adaptive_inner_loop_logs_its_inner_steps_within_the_cap(tmp_path):

@@ -45,11 +45,13 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     """Generator/discriminator architecture (``dcgan``, or ``mlp``: Sharma & Baptista's MLP), width DIM and latent size
-    (``null``: the architecture's default, see :data:`proxgan.models.DEFAULTS`)."""
+    (``null``: the architecture's default, see :data:`proxgan.models.DEFAULTS`); ``classes`` = K ≥ 2 trains a
+    class-conditional dcgan pair on the dataset's labels 0..K-1 (:mod:`proxgan.labels`), 0 an unconditional one."""
 
     arch: str = "dcgan"
     dim: int | None = None
     latent_dim: int | None = None
+    classes: int = 0
 
 
 LR_SCHEDULES = ("constant", "linear")
@@ -289,6 +291,25 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
 # --- semantic validation -------------------------------------------------------------------------
 
 
+def check_conditional(config: ExperimentConfig) -> None:
+    """model.classes: at least 2, fewer than the latent coordinates, a dcgan pair, and no loss term that mixes real and generated samples' classes."""
+    from proxgan.models import DEFAULTS
+    from proxgan.objectives import get_formulation
+
+    m = config.model
+    if m.classes < 2:
+        raise ProxganError(f"model.classes must be 0 (unconditional) or at least 2, got {m.classes}")
+    latent_dim = m.latent_dim or DEFAULTS.get(m.arch, (0,))[0]
+    if m.classes >= latent_dim:
+        raise ProxganError(f"model.classes={m.classes} needs model.latent_dim > {m.classes} (the last {m.classes} "
+                           f"latent coordinates choose the class), got {latent_dim}")
+    if m.arch != "dcgan":
+        raise ProxganError(f"model.classes={m.classes} (a class-conditional GAN) needs model.arch=dcgan, not {m.arch}")
+    if get_formulation(config.formulation).gradient_penalty:
+        raise ProxganError(f"model.classes does not work with {config.formulation}: its gradient penalty interpolates "
+                           "between real and generated samples of different classes")
+
+
 def validate(config: ExperimentConfig) -> ExperimentConfig:
     """Check every field's range and every name against its registry; return ``config``."""
     from proxgan.data import DATASETS
@@ -309,6 +330,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     for name in ("dim", "latent_dim"):
         if getattr(m, name) is not None:
             check_positive_int(f"model.{name}", getattr(m, name))
+    if m.classes:
+        check_conditional(config)
     check_choice("train.strategy", t.strategy, STRATEGY_NAMES)
     check_choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
     for name in ("steps", "batch_size", "n_critic"):

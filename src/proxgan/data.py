@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
+from proxgan.labels import with_labels
 
 IMAGE_DATASETS = ("digits", "mnist", "cifar10", "celeba")
 POINT_DATASETS = ("gaussian", "ring8", "grid25")
@@ -60,10 +61,20 @@ class InMemoryData:
     def is_image(self) -> bool:
         return self.x.dim() == 4
 
-    def batch(self, batch_size: int, generator: torch.Generator) -> Tensor:
-        """``batch_size`` samples drawn uniformly with replacement, indices from ``generator``."""
-        idx = torch.randint(len(self), (batch_size,), generator=generator, device=generator.device)
-        return self.x.index_select(0, idx.to(self.x.device))
+    def batch(self, batch_size: int, generator: torch.Generator, *, labelled: bool = False) -> Tensor:
+        """``batch_size`` samples drawn uniformly with replacement, indices from ``generator``; ``labelled``: with
+        their labels as one more channel (:func:`proxgan.labels.with_labels`), the same draw."""
+        idx = torch.randint(len(self), (batch_size,), generator=generator, device=generator.device).to(self.x.device)
+        x = self.x.index_select(0, idx)
+        return with_labels(x, self.labels.index_select(0, idx)) if labelled else x
+
+    def check_classes(self, classes: int) -> None:
+        """ProxganError unless the dataset has labels, all in 0..classes-1 (a conditional GAN's model.classes)."""
+        if self.labels is None:
+            raise ProxganError(f"model.classes={classes} needs a labelled dataset; {self.name} has no labels")
+        if int(self.labels.min()) < 0 or int(self.labels.max()) >= classes:
+            raise ProxganError(f"model.classes={classes}, but the labels of {self.name} run from {int(self.labels.min())} "
+                               f"to {int(self.labels.max())}")
 
     def to(self, device: str | torch.device) -> InMemoryData:
         """The same dataset with its tensors on ``device``."""

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from proxgan.config import nest_optimizer_keys
 from proxgan.errors import ProxganError, check_choice, check_positive, check_positive_int
 from proxgan.gradients import scores_and_input_gradients
+from proxgan.labels import label_fakes
 from proxgan.files import check_fields, load_torch_checksummed, save_torch_checksummed
 from proxgan.locks import owns
 from proxgan.objectives import Formulation, LossFormulation
@@ -99,7 +100,9 @@ class GameSetting:
 
     ``formulation`` is proxgan's or, for a GAN trained elsewhere, a :class:`~proxgan.objectives.LossFormulation`.
     ``sample_real(n, seed)`` and ``sample_latents(n, seed)`` draw deterministic batches;
-    ``make_optimizer(params)`` builds the run's generator optimizer.
+    ``make_optimizer(params)`` builds the run's generator optimizer. ``classes`` = K > 0: a class-conditional
+    pair (:mod:`proxgan.labels`): ``sample_real`` returns labelled samples and the discriminator sees G(z) with the
+    class of z.
     """
 
     generator: nn.Module
@@ -109,6 +112,7 @@ class GameSetting:
     sample_latents: Callable[[int, int], Tensor]
     make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
     quality: Quality | None = None
+    classes: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,14 +227,15 @@ class FixedEvaluation:
 
 
 def proximal_objective(G: nn.Module, D_work: nn.Module, w_final: dict[str, Tensor], formulation: Formulation | LossFormulation,
-                       fixed: FixedEvaluation, config: ProximalConfig, *, seed: int = 0) -> float:
+                       fixed: FixedEvaluation, config: ProximalConfig, *, seed: int = 0, classes: int = 0) -> float:
     """V_λ^prox(G, D_wfinal) ≈ V(G, D_w*) − λ·(1/2n)Σᵢ‖∇ₓD_w*(xᵢ) − ∇ₓD_wfinal(xᵢ)‖² on the fixed evaluation batch.
 
     Eq. (11) with the Sobolev norm (15) in Algorithm 1's scaling (the λ/2 that ``proxgan.proximal`` maximizes);
-    the gradient penalty of WGAN-GP shapes the inner solve but is not part of the reported value.
+    the gradient penalty of WGAN-GP shapes the inner solve but is not part of the reported value. ``classes``: as
+    :attr:`GameSetting.classes`.
     """
     with torch.no_grad():
-        fake = G(fixed.z_eval)
+        fake = label_fakes(G(fixed.z_eval), fixed.z_eval, classes)
     D_star = proximal_discriminator(D_work, w_final, formulation, fixed.real, fake, config, seed=seed)
     penalty = sobolev_penalty(D_star, fixed.real, fixed.ref_grads).detach()
     with torch.no_grad():
@@ -244,14 +249,16 @@ def evaluate(step: int, G: nn.Module, D_frozen: nn.Module, D_work: nn.Module | N
     was_training = G.training
     G.eval()
     with torch.no_grad():
-        fake = G(fixed.z_eval)
+        images = G(fixed.z_eval)
+        fake = label_fakes(images, fixed.z_eval, setting.classes)
         record = {"step": step, "objective": float(setting.formulation.objective.value(fixed.d_real, D_frozen(fake)))}
         grid = G(fixed.z_grid).detach().cpu()
-    record["quality"] = setting.quality.score(fake) if setting.quality is not None else None
+    record["quality"] = setting.quality.score(images) if setting.quality is not None else None
     eval_seed = derived_seed(config.seed, STREAMS["eval_inner"], 0)
     record["proximal_objective"] = (
         None if D_work is None
-        else proximal_objective(G, D_work, w_final, setting.formulation, fixed, config.proximal, seed=eval_seed)
+        else proximal_objective(G, D_work, w_final, setting.formulation, fixed, config.proximal, seed=eval_seed,
+                                classes=setting.classes)
     )
     G.train(was_training)
     return record, grid
@@ -264,11 +271,14 @@ def evaluate_batches(test: str, G: nn.Module, D_frozen: nn.Module, D_work: nn.Mo
     was_training = G.training
     G.eval()
     with torch.no_grad():
-        values = {"objective": [float(setting.formulation.objective.value(b.d_real, D_frozen(G(b.z_eval)))) for b in batches]}
+        values = {"objective": [float(setting.formulation.objective.value(
+            b.d_real, D_frozen(label_fakes(G(b.z_eval), b.z_eval, setting.classes)))) for b in batches]}
     if test == "proximal":
         eval_seed = derived_seed(config.seed, STREAMS["eval_inner"], 0)
         values["proximal_objective"] = [
-            proximal_objective(G, D_work, w_final, setting.formulation, b, config.proximal, seed=eval_seed) for b in batches
+            proximal_objective(G, D_work, w_final, setting.formulation, b, config.proximal, seed=eval_seed,
+                               classes=setting.classes)
+            for b in batches
         ]
     G.train(was_training)
     return values
@@ -366,7 +376,7 @@ def run_test(
             break
         real = setting.sample_real(config.batch_size, derived_seed(config.seed, STREAMS["real"], step))
         z = setting.sample_latents(config.batch_size, derived_seed(config.seed, STREAMS["latents"], step))
-        fake = G(z)
+        fake = label_fakes(G(z), z, setting.classes)
         if test == "nash":
             D = D_frozen
         else:
@@ -455,8 +465,10 @@ def quality_for(data, data_root: str | None = None) -> Quality | None:
 
 def setting_from_run(run, *, quality: bool = True) -> GameSetting:
     """A :class:`GameSetting` for a loaded run: its G, D, formulation, data, latents and generator optimizer."""
+    classes = run.experiment.model.classes
+
     def sample_real(n: int, seed: int) -> Tensor:
-        return run.data.batch(n, torch.Generator(run.data.x.device).manual_seed(seed))
+        return run.data.batch(n, torch.Generator(run.data.x.device).manual_seed(seed), labelled=bool(classes))
 
     return GameSetting(
         generator=run.generator,
@@ -466,6 +478,7 @@ def setting_from_run(run, *, quality: bool = True) -> GameSetting:
         sample_latents=lambda n, seed: run.latents(n, seed=seed),
         make_optimizer=run.experiment.train.g_optimizer.build,
         quality=quality_for(run.data, run.experiment.data.root) if quality else None,
+        classes=classes,
     )
 
 

@@ -312,7 +312,7 @@ def build_experiment_models(config: ExperimentConfig, data_shape: tuple[int, ...
     spectral = get_formulation(config.formulation).spectral_norm
 
     def build() -> tuple[nn.Module, nn.Module]:
-        return build_models(m.arch, data_shape, latent_dim=m.latent_dim, dim=m.dim, spectral_norm=spectral)
+        return build_models(m.arch, data_shape, latent_dim=m.latent_dim, dim=m.dim, spectral_norm=spectral, classes=m.classes)
 
     with torch.device("meta"):
         parameters = sum(p.numel() for model in build() for p in model.parameters())

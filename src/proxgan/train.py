@@ -31,6 +31,7 @@ from proxgan.averaging import AveragingConfig, IterateAverage
 from proxgan.config import ExperimentConfig, LogConfig
 from proxgan.data import InMemoryData
 from proxgan.errors import ProxganError, check_choices, check_device
+from proxgan.labels import label_fakes
 from proxgan.locks import owns
 from proxgan.objectives import Formulation, get_formulation
 from proxgan.proximal import OptimizerConfig
@@ -125,8 +126,13 @@ class Trainer:
         """
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False)
 
+    @property
+    def classes(self) -> int:
+        """K of a class-conditional pair (real and generated batches then carry their labels), else 0."""
+        return getattr(self.G, "classes", 0)
+
     def real_batch(self) -> Tensor:
-        return self.data.batch(self.batch_size, self.data_rng)
+        return self.data.batch(self.batch_size, self.data_rng, labelled=bool(self.classes))
 
     def latents(self, n: int) -> Tensor:
         return torch.randn(n, self.G.latent_dim, generator=self.noise_rng, device=self.device)
@@ -137,11 +143,12 @@ class Trainer:
         With ``reuse_fake`` the forward pass keeps its graph in ``last_fake`` for :meth:`generator_step`: G does
         not change during D's update, so that batch is G_θk(z) as a fresh forward would compute it.
         """
+        z = self.latents(self.batch_size)
         if not self.reuse_fake:
             with torch.no_grad(), self.autocast():
-                return self.G(self.latents(self.batch_size)).float()
+                return label_fakes(self.G(z), z, self.classes).float()
         with self.autocast():
-            self.last_fake = self.G_parallel(self.latents(self.batch_size))
+            self.last_fake = label_fakes(self.G_parallel(z), z, self.classes)
         return self.last_fake.detach().float()
 
     @property
@@ -169,7 +176,11 @@ class Trainer:
         """θ ← θ − γ ∇_θ L_G(G_θ, D_w) at the current (updated) discriminator; D's weights stay fixed."""
         self.D.requires_grad_(False)
         with self.autocast():
-            fake = self.G_parallel(self.latents(self.batch_size)) if self.last_fake is None else self.last_fake
+            if self.last_fake is None:
+                z = self.latents(self.batch_size)
+                fake = label_fakes(self.G_parallel(z), z, self.classes)
+            else:
+                fake = self.last_fake
             loss = self.formulation.objective.generator_loss(self.D(fake))
         self.last_fake = None
         self.g_optimizer.zero_grad(set_to_none=True)
@@ -255,6 +266,8 @@ def build_trainer(config: ExperimentConfig, device: torch.device, data: InMemory
     rank, size = world()
     if config.train.batch_size % size:
         raise ProxganError(f"train.batch_size={config.train.batch_size} is not divisible by the {size} processes")
+    if config.model.classes:
+        data.check_classes(config.model.classes)
     torch.manual_seed(config.seed)
     G, D = (m.to(device) for m in build_experiment_models(config, data.shape))
     trainer = Trainer(

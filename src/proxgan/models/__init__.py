@@ -40,18 +40,22 @@ def build_models(
     latent_dim: int | None = None,
     dim: int | None = None,
     spectral_norm: bool = False,
+    classes: int = 0,
 ) -> tuple[nn.Module, nn.Module]:
     """(G, D) for data of shape ``data_shape`` (one sample, no batch axis).
 
     dcgan: ``dim`` is DIM. mlp: ``dim`` scales Sharma & Baptista's widths, G hidden (dim, 2dim, 4dim,
     8dim) and D hidden (4dim, 2dim); dim = 128 is exactly their network. Points (d,) get
-    no tanh on G's output. ``None`` picks the architecture's default latent_dim/dim.
+    no tanh on G's output. ``None`` picks the architecture's default latent_dim/dim. ``classes`` = K > 0: a
+    class-conditional dcgan pair (:mod:`proxgan.labels`; D a projection discriminator).
     """
     check_choice("architecture", arch, ARCHS)
     data_shape = tuple(int(s) for s in data_shape)
     default_latent, default_dim = DEFAULTS[arch]
     latent_dim = check_positive_int("latent_dim", default_latent if latent_dim is None else latent_dim)
     dim = check_positive_int("dim", default_dim if dim is None else dim)
+    if classes and arch != "dcgan":
+        raise ProxganError(f"model.classes={classes} (a class-conditional GAN) needs model.arch=dcgan, not {arch}")
     if arch == "mlp":
         generator = MLPGenerator(
             data_shape, latent_dim, hidden=(dim, 2 * dim, 4 * dim, 8 * dim), tanh=len(data_shape) > 1
@@ -60,5 +64,5 @@ def build_models(
     if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
         raise ProxganError(f"dcgan needs square images (C, R, R), got data shape {data_shape}")
     channels, resolution = data_shape[0], data_shape[1]
-    generator = DCGANGenerator(latent_dim, dim, resolution, channels)
-    return generator, DCGANDiscriminator(dim, resolution, channels, spectral_norm=spectral_norm)
+    generator = DCGANGenerator(latent_dim, dim, resolution, channels, classes)
+    return generator, DCGANDiscriminator(dim, resolution, channels, spectral_norm=spectral_norm, classes=classes)

@@ -14,13 +14,20 @@ G: linear latent → base²·top, BatchNorm, ReLU, then up-convolutions with Bat
 final up-convolution to C channels with tanh (outputs in [-1, 1]).
 D: stride-2 convolutions with LeakyReLU(0.2) and no batch norm (WGAN-GP's penalty is per sample),
 then linear → 1; spectral norm on every layer when switched on.
+
+Class-conditional (``classes`` = K > 0, :mod:`proxgan.labels`): G reads its class from the last K latent
+coordinates and gets it as a one-hot vector in their place; D is a projection discriminator (Miyato & Koyama
+2018), D(x, y) = ψ(φ(x)) + ⟨e_y, φ(x)⟩ with φ the convolutional body, ψ the linear head and e a learned class
+embedding (zero at initialization, so D starts as the unconditional one), reading y from its input's last channel.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from proxgan.errors import ProxganError
+from proxgan.labels import latent_classes, split_labels
 from proxgan.models.layers import maybe_spectral_norm
 
 #: resolution -> (number of stride-2 layers, base grid size)
@@ -58,13 +65,16 @@ class _Crop(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, latent_dim) -> images (N, channels, resolution, resolution) in [-1, 1]."""
+    """z (N, latent_dim) -> images (N, channels, resolution, resolution) in [-1, 1]; with ``classes`` = K the last K
+    coordinates of z choose the class (their argmax, passed on one-hot)."""
 
-    def __init__(self, latent_dim: int = 128, dim: int = 64, resolution: int = 32, channels: int = 3):
+    def __init__(self, latent_dim: int = 128, dim: int = 64, resolution: int = 32, channels: int = 3, classes: int = 0):
         super().__init__()
         layers, base = check_resolution(resolution)
+        if classes and not 2 <= classes < latent_dim:
+            raise ProxganError(f"a conditional generator needs 2 <= classes < latent_dim, got {classes} and {latent_dim}")
         widths = _widths(dim, layers)
-        self.latent_dim, self.base, self.top = latent_dim, base, widths[0]
+        self.latent_dim, self.classes, self.base, self.top = latent_dim, classes, base, widths[0]
         self.project = nn.Sequential(
             nn.Linear(latent_dim, base * base * widths[0]), nn.BatchNorm1d(base * base * widths[0]), nn.ReLU(True)
         )
@@ -77,14 +87,20 @@ class DCGANGenerator(nn.Module):
         self.body = nn.Sequential(*blocks)
 
     def forward(self, z: Tensor) -> Tensor:
+        if self.classes:
+            one_hot = nn.functional.one_hot(latent_classes(z, self.classes), self.classes).to(z.dtype)
+            z = torch.cat([z[:, : -self.classes], one_hot], 1)
         h = self.project(z).view(-1, self.top, self.base, self.base)
         return self.body(h)
 
 
 class DCGANDiscriminator(nn.Module):
-    """images (N, channels, resolution, resolution) -> raw scores (N,)."""
+    """images (N, channels, resolution, resolution) -> raw scores (N,); with ``classes`` = K, labelled images
+    (N, channels + 1, resolution, resolution) whose last channel holds the class (:func:`proxgan.labels.with_labels`)."""
 
-    def __init__(self, dim: int = 64, resolution: int = 32, channels: int = 3, spectral_norm: bool = False):
+    def __init__(
+        self, dim: int = 64, resolution: int = 32, channels: int = 3, spectral_norm: bool = False, classes: int = 0
+    ):
         super().__init__()
         layers, base = check_resolution(resolution)
         widths = _widths(dim, layers)[::-1]
@@ -94,6 +110,14 @@ class DCGANDiscriminator(nn.Module):
             blocks += [maybe_spectral_norm(conv, spectral_norm), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*blocks, nn.Flatten())
         self.head = maybe_spectral_norm(nn.Linear(base * base * widths[-1], 1), spectral_norm)
+        self.classes = classes
+        if classes:
+            self.embed = nn.Embedding(classes, base * base * widths[-1])
+            nn.init.zeros_(self.embed.weight)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.body(x)).squeeze(-1)
+        if not self.classes:
+            return self.head(self.body(x)).squeeze(-1)
+        x, y = split_labels(x)
+        features = self.body(x)
+        return self.head(features).squeeze(-1) + (self.embed(y) * features).sum(1)
