@@ -65,7 +65,7 @@ def child(config_name: str, retained: bool, warmup: int, steps: int, threads: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="mnist-fast", help="a shipped image config (default mnist-fast)")
+    parser.add_argument("--config", default="mnist-fast-unconditional", help="a shipped image config (default mnist-fast-unconditional)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--steps", type=int, default=40)

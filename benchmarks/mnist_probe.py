@@ -1,6 +1,7 @@
 """Probes behind the ``mnist-fast`` recipe (docs/training.md): quality per generator step, and what limits it.
 
-``train``: trains ``mnist-fast`` with OVERRIDES in-process (no run directory) and every ``--every`` steps and at
+``train``: trains ``mnist-fast-unconditional`` (the recipe the search was for; ``model.classes=10`` gives today's
+class-conditional ``mnist-fast``) with OVERRIDES in-process (no run directory) and every ``--every`` steps and at
 the last step scores G and its EMA (once the EMA has started) on 2,000 samples (classifier IS / FID, the shipped
 LeNet); ``--bn-modes`` also scores them with BatchNorm in train mode and with the EMA's BatchNorm statistics
 recomputed; ``--r1-rows N`` sets the rows R1 is estimated on (0: the whole batch), ``--r1-gamma G`` its weight γ;
@@ -8,7 +9,7 @@ recomputed; ``--r1-rows N`` sets the rows R1 is estimated on (0: the whole batch
 ``ema:0.9995:2000``, ``polyak:0:6000``): averaging never changes training, so one run compares them all. One
 JSON line per evaluation.
 
-``steptime``: milliseconds per training step of ``mnist-fast`` under each ``--variant`` OVERRIDES, interleaved.
+``steptime``: milliseconds per training step of ``mnist-fast-unconditional`` under each ``--variant`` OVERRIDES, interleaved.
 
 Both take two architecture probes that no config offers (the library's DCGAN is Gulrajani et al.'s): ``--kernel 3``
 (3×3 kernels in G and D instead of 5×5, padding 1) or ``--kernel 4`` (4×4, Radford et al.'s DCGAN kernels) and
@@ -127,8 +128,8 @@ def set_architecture(kernel: int, g_dim: int | None, g_up: str = "transposed", g
     base = models.DCGANGenerator
 
     class Generator(base):
-        def __init__(self, latent_dim: int, dim: int, resolution: int, channels: int):
-            super().__init__(latent_dim, g_dim or dim, resolution, channels)
+        def __init__(self, latent_dim: int, dim: int, resolution: int, channels: int, classes: int = 0):
+            super().__init__(latent_dim, g_dim or dim, resolution, channels, classes)
             if g_norm == "none":
                 for seq in (self.project, self.body):
                     for i, layer in enumerate(seq):
@@ -280,7 +281,7 @@ def train(args: argparse.Namespace) -> None:
     if args.info_codes:
         set_info_codes(args.info_codes)
     averages = {spec: parse_average(spec) for spec in args.average}
-    config = load_config("mnist-fast", [f"data.root={args.data_root}", f"train.steps={args.steps}", *args.overrides])
+    config = load_config("mnist-fast-unconditional", [f"data.root={args.data_root}", f"train.steps={args.steps}", *args.overrides])
     if args.info_codes >= (config.model.latent_dim or models.DEFAULTS["dcgan"][0]):
         raise SystemExit(f"--info-codes {args.info_codes} leaves no continuous latent coordinate "
                          f"(model.latent_dim={config.model.latent_dim}); use fewer codes")
@@ -371,13 +372,13 @@ def reject(args: argparse.Namespace) -> None:
 
 
 def steptime(args: argparse.Namespace) -> None:
-    """Median milliseconds per ``train_step`` of ``mnist-fast`` under each variant (a space-separated override
+    """Median milliseconds per ``train_step`` of ``mnist-fast-unconditional`` under each variant (a space-separated override
     list; "" is the recipe as shipped), variants interleaved in rounds so that machine load hits them alike."""
     torch.set_num_threads(args.threads)
     set_architecture(args.kernel, args.g_dim, args.g_up, args.g_norm)
     trainers = {}
     for variant in args.variant:
-        config = load_config("mnist-fast", [f"data.root={args.data_root}", *variant.split()])
+        config = load_config("mnist-fast-unconditional", [f"data.root={args.data_root}", *variant.split()])
         trainers[variant] = build_trainer(config, torch.device("cpu"), load_experiment_data(config))
         for _ in range(10):  # warm-up
             trainers[variant].train_step()
@@ -389,7 +390,7 @@ def steptime(args: argparse.Namespace) -> None:
                 trainer.train_step()
             times[variant].append((time.perf_counter() - start) / 20)
     first = statistics.median(times[args.variant[0]])
-    print(f"mnist-fast train_step, CPU, {args.threads} threads, median of {args.rounds} rounds of 20 steps")
+    print(f"mnist-fast-unconditional train_step, CPU, {args.threads} threads, median of {args.rounds} rounds of 20 steps")
     for variant, values in times.items():
         ms = 1000 * statistics.median(values)
         print(f"{variant or '(as shipped)':<50} {ms:8.1f} ms  {ms / 1000 / first:5.2f}x the first")

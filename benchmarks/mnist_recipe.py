@@ -1,6 +1,6 @@
-"""The MNIST recipe search behind the ``mnist-fast`` config: train candidates, score them, tabulate, plot.
+"""The MNIST recipe search behind the ``mnist-fast-unconditional`` config: train candidates, score them, tabulate, plot.
 
-Each candidate is ``proxgan train mnist-fast OVERRIDES`` run as its own process (its wall time is the
+Each candidate is ``proxgan train mnist-fast-unconditional OVERRIDES`` run as its own process (its wall time is the
 whole command's, start-up and in-training evaluation included), then scored by
 ``proxgan evaluate RUN --metrics cls_is,cls_fid --samples 5000``. Writes ``OUT/table.md`` (one row per
 candidate: overrides, steps, wall minutes, cls_is, cls_fid and its floor) and
@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-#: candidate name -> overrides of the shipped ``mnist-fast`` config (its own settings: "shipped")
+#: candidate name -> overrides of the shipped ``mnist-fast-unconditional`` config (its own settings: "shipped")
 CANDIDATES: dict[str, list[str]] = {
     "shipped": [],
     "steps-6000": ["train.steps=6000"],  # the recipe before 4,000 steps (too slow on the slower machine)
@@ -58,7 +58,7 @@ def candidate(name: str, args: argparse.Namespace) -> dict:
     out = args.out / name
     if not (out / "results.json").is_file() or json.loads((out / "results.json").read_text())["results"].get("status") != "completed":
         overrides = CANDIDATES[name] + args.extra
-        seconds = run(["proxgan", "train", "mnist-fast", *overrides, "--data-root", str(args.data_root), "--out", str(out)],
+        seconds = run(["proxgan", "train", "mnist-fast-unconditional", *overrides, "--data-root", str(args.data_root), "--out", str(out)],
                       args.out / f"{name}.train.log")
         (args.out / f"{name}.wall").write_text(f"{seconds}\n")
     run(["proxgan", "evaluate", str(out), "--metrics", "cls_is,cls_fid", "--samples", "5000", "--data-root", str(args.data_root)],
@@ -66,7 +66,7 @@ def candidate(name: str, args: argparse.Namespace) -> dict:
     doc = json.loads((out / "results.json").read_text())
     metrics = doc["results"]["metrics"]
     return {
-        "name": name, "overrides": " ".join(CANDIDATES[name] + args.extra) or "(mnist-fast as shipped)",
+        "name": name, "overrides": " ".join(CANDIDATES[name] + args.extra) or "(mnist-fast-unconditional as shipped)",
         "steps": doc["results"]["steps"], "wall_minutes": float((args.out / f"{name}.wall").read_text()) / 60,
         "cls_is": metrics["cls_is"]["mean"], "cls_fid": metrics["cls_fid"]["value"],
         "floor": metrics["cls_fid"].get("floor"), "evaluations": doc["results"]["evaluations"],
@@ -80,7 +80,7 @@ def floor_value(floor: float | dict | None) -> float | None:
 
 def table(rows: list[dict], jobs: int) -> str:
     lines = [f"candidates run {jobs} at a time; cls scores of 5,000 samples (the run's sampled generator)", "",
-             "| candidate | overrides of mnist-fast | steps | wall (min) | cls_is | cls_fid | floor | cls_fid / floor |",
+             "| candidate | overrides of mnist-fast-unconditional | steps | wall (min) | cls_is | cls_fid | floor | cls_fid / floor |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         floor = floor_value(r["floor"])
@@ -112,24 +112,29 @@ def figure(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def summarize(runs: list[Path]) -> str:
-    """Each evaluated run's cls_is and cls_fid (its latest ``proxgan evaluate``), then their mean, std and 95 %
-    Student-t interval over the runs (e.g. the seeds of one recipe). When every run was also scored with
-    ``--last-iterate``, the paired improvement of the average over the last iterate, dᵢ = ±(averageᵢ − lastᵢ)
+def summarize(runs: list[Path], last_iterate: bool = False) -> str:
+    """Each evaluated run's cls_is and cls_fid (its latest ``proxgan evaluate``; with ``last_iterate``, its latest
+    ``proxgan evaluate --last-iterate``), then their mean, std and 95 % Student-t interval over the runs (e.g. the
+    seeds of one recipe). When every run was also scored with ``--last-iterate``, the paired improvement of the average over the last iterate, dᵢ = ±(averageᵢ − lastᵢ)
     (+ for cls_is, − for cls_fid: positive means the average is better), its interval and verdict
     (:func:`proxgan.comparison.compare_scores`, the average as the treatment)."""
     from proxgan.comparison import compare_scores
     from proxgan.rules import mean_interval
 
-    lines, values, last = ["| run | cls_is | cls_fid | floor | cls_fid / floor |", "|---|---|---|---|---|"], [], []
+    lines, values, average, last = ["| run | cls_is | cls_fid | floor | cls_fid / floor |", "|---|---|---|---|---|"], [], [], []
     for run in runs:
         results = json.loads((run / "results.json").read_text())["results"]
         metrics, last_metrics = results["metrics"], results.get("metrics_last_iterate", {})
-        floor = floor_value(metrics["cls_fid"]["floor"])
-        values.append((metrics["cls_is"]["mean"], metrics["cls_fid"]["value"], metrics["cls_fid"]["value"] / floor))
-        lines.append(f"| {run} | {values[-1][0]:.3f} | {values[-1][1]:.3f} | {floor:.3f} | {values[-1][2]:.2f} |")
         if {"cls_is", "cls_fid"} <= last_metrics.keys():
             last.append((last_metrics["cls_is"]["mean"], last_metrics["cls_fid"]["value"]))
+            average.append((metrics["cls_is"]["mean"], metrics["cls_fid"]["value"]))
+        elif last_iterate:
+            raise SystemExit(f"{run}: no last-iterate scores; run proxgan evaluate {run} --metrics cls_is,cls_fid "
+                             "--last-iterate first")
+        shown = last_metrics if last_iterate else metrics
+        floor = floor_value(shown["cls_fid"]["floor"])
+        values.append((shown["cls_is"]["mean"], shown["cls_fid"]["value"], shown["cls_fid"]["value"] / floor))
+        lines.append(f"| {run} | {values[-1][0]:.3f} | {values[-1][1]:.3f} | {floor:.3f} | {values[-1][2]:.2f} |")
     for index, name in enumerate(("cls_is", "cls_fid", "cls_fid / floor")):
         cell = mean_interval([v[index] for v in values])
         ci = f"[{cell['ci95'][0]:.3f}, {cell['ci95'][1]:.3f}]" if cell["ci95"] else "(one run)"
@@ -137,7 +142,7 @@ def summarize(runs: list[Path]) -> str:
                      f"range {min(cell['values']):.3f}–{max(cell['values']):.3f} over {cell['n']} runs")
     if len(last) == len(values) > 1:
         for index, (name, higher_is_better) in enumerate((("cls_is", True), ("cls_fid", False))):
-            c = compare_scores([pair[index] for pair in last], [v[index] for v in values], higher_is_better)
+            c = compare_scores([pair[index] for pair in last], [pair[index] for pair in average], higher_is_better)
             d = c["difference"]
             lines.append(f"{name}, average over last iterate (paired, + = the average better): {d['mean']:+.3f}, "
                          f"95 % CI [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], "
@@ -151,13 +156,15 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, nargs="+", help="draw the figure of these finished runs and exit")
     parser.add_argument("--summarize", type=Path, nargs="+", metavar="RUN",
                         help="evaluated runs (e.g. seeds of mnist-fast): their scores, mean and 95 %% interval; exit")
+    parser.add_argument("--last-iterate", action="store_true",
+                        help="with --summarize: tabulate the runs' last-iterate scores (proxgan evaluate --last-iterate)")
     parser.add_argument("--out", type=Path, default=Path("runs/recipe"))
     parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidate names")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every candidate")
     args = parser.parse_args()
     if args.summarize:
-        print(summarize(args.summarize))
+        print(summarize(args.summarize, args.last_iterate))
         return
     if args.plot:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from proxgan import allocator
 
 GLIBC = (getattr(os, "confstr", lambda name: None)("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
-#: three mnist-fast steps (bf16, R1's double backward, reuse_fake) on random images in a fresh process;
+#: three mnist-fast-unconditional steps (bf16, R1's double backward, reuse_fake) on random images in a fresh process;
 #: prints a digest of every weight of G and D
 TRAIN = """
 import hashlib, sys, torch
@@ -25,7 +25,7 @@ from proxgan.train import build_trainer
 torch.set_num_threads(1)
 torch.manual_seed(0)
 data = InMemoryData("random", torch.rand(512, 1, 28, 28) * 2 - 1)
-trainer = build_trainer(load_config("mnist-fast", ["train.batch_size=64"]), torch.device("cpu"), data)
+trainer = build_trainer(load_config("mnist-fast-unconditional", ["train.batch_size=64"]), torch.device("cpu"), data)
 for _ in range(3):
     trainer.train_step()
 digest = hashlib.sha256()

@@ -24,6 +24,14 @@ def test_every_shipped_config_loads_and_roundtrips():
         assert config_from_dict(config_to_dict(config)) == config
 
 
+def test_mnist_fast_is_the_unconditional_recipe_with_labels_and_its_last_iterate():
+    """What docs/training.md says the class-conditional recipe is, field by field."""
+    conditional = load_config("mnist-fast")
+    expected = load_config("mnist-fast-unconditional", ["model.classes=10", "train.average.kind=none"])
+    assert dataclasses.replace(conditional, description="") == dataclasses.replace(expected, description="")
+    assert load_config("mnist-fast-unconditional").model.classes == 0
+
+
 def test_overrides_are_typed_by_the_schema():
     config = load_config("digits", ["train.steps=7", "proximal.lam=0.5", "train.d_optimizer.lr=5e-5",
                                     "train.strategy=proximal", "data.n=100", "model.dim=null",
@@ -70,6 +78,8 @@ def test_extends_merges_over_the_parent(tmp_path):
         ("proximal.lr=1e-3", "unknown config key 'proximal.lr'"),
         ("log.every=0", "log.every must be a positive integer"),
         ("seed=-3", "seed must be >= 0"),
+        ("model.classes=-2", "model.classes must be 0"),
+        ("model.classes=2.5", "model.classes"),
         ("train=5", "train must be a mapping"),
         ("noequals", "must look like key=value"),
     ],

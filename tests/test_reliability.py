@@ -516,7 +516,14 @@ def test_mnist_recipe_summary_pairs_the_average_with_the_last_iterate(tmp_path):
     assert "1 of 3 runs better: inconclusive" in is_line
     # cls_fid: d = (1.0, 0.5, 1.5), mean 1, std 0.5, t(0.975, 2) = 4.303: 1 ± 1.242
     assert "+1.000, 95 % CI [-0.242, +2.242], 3 of 3 runs better: inconclusive" in fid_line
-    # one run without a last-iterate score: no paired lines
+    # --last-iterate tabulates the last iterates: cls_is 8.8 on every run, cls_fid (4.0, 3.5, 4.5) mean 4, std 0.5
+    last = module.summarize(runs, last_iterate=True).splitlines()
+    assert last[2] == f"| {runs[0]} | 8.800 | 4.000 | 2.000 | 2.00 |"
+    assert last[5].startswith("cls_is: mean 8.800, std 0.000") and last[6].startswith("cls_fid: mean 4.000, std 0.500")
+    assert last[-2:] == [is_line, fid_line]  # the paired lines still compare the average with the last iterate
+    # one run without a last-iterate score: no paired lines, and no last-iterate table
     (runs[0] / "results.json").write_text(json.dumps({"results": {
         "metrics": {"cls_is": {"mean": 8.7}, "cls_fid": {"value": 3.0, "floor": {"value": 2.0}}}}}))
     assert "last iterate" not in module.summarize(runs)
+    with pytest.raises(SystemExit, match="no last-iterate scores"):
+        module.summarize(runs, last_iterate=True)

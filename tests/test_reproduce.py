@@ -116,7 +116,7 @@ def test_every_scale_builds_valid_configs_for_all_its_runs(scale):
 
 
 # docs/reproduce.md's ablations start from these, so they run without the 80-minute reproduction first.
-_DOCUMENTED_REGULAR = "mnist-fast train.steps=3000 train.batch_size=64 train.reuse_fake=false log.eval_every=0"
+_DOCUMENTED_REGULAR = "mnist-fast-unconditional train.steps=3000 train.batch_size=64 train.reuse_fake=false log.eval_every=0"
 DOCUMENTED_TABLE1_CPU = {
     "regular": _DOCUMENTED_REGULAR,
     "t5-pb16": f"{_DOCUMENTED_REGULAR} train.strategy=proximal proximal.penalty_batch=16",
@@ -132,7 +132,7 @@ def test_cpu_table1_configs_are_the_documented_mnist_fast_overrides(variant):
     built = R.training_config(replace(p, overrides=(*p.overrides, *extra)), "nsgan-r1",
                               strategy="regular" if variant == "regular" else "proximal", seed=0,
                               steps=3000, dim=32, data_root="/data")
-    documented = load_config("mnist-fast", [*DOCUMENTED_TABLE1_CPU[variant].split()[1:], "data.root=/data"])
+    documented = load_config("mnist-fast-unconditional", [*DOCUMENTED_TABLE1_CPU[variant].split()[1:], "data.root=/data"])
     assert replace(built, description="") == replace(documented, description="")
 
 
