@@ -292,14 +292,15 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
 
 
 def check_conditional(config: ExperimentConfig) -> None:
-    """model.classes: at least 2, fewer than the latent coordinates, a dcgan pair, and no loss term that mixes real and generated samples' classes."""
+    """model.classes: at least 2, fewer than the latent coordinates, a dcgan pair, and no loss term that mixes the
+    classes of real and generated samples. Called by :func:`validate` after model.arch is checked."""
     from proxgan.models import DEFAULTS
     from proxgan.objectives import get_formulation
 
     m = config.model
     if m.classes < 2:
         raise ProxganError(f"model.classes must be 0 (unconditional) or at least 2, got {m.classes}")
-    latent_dim = m.latent_dim or DEFAULTS.get(m.arch, (0,))[0]
+    latent_dim = m.latent_dim or DEFAULTS[m.arch][0]
     if m.classes >= latent_dim:
         raise ProxganError(f"model.classes={m.classes} needs model.latent_dim > {m.classes} (the last {m.classes} "
                            f"latent coordinates choose the class), got {latent_dim}")
