@@ -17,8 +17,8 @@ many inner steps ``tol`` takes depends on how far training has gone.
 
 ``accuracy`` — the inner solution from one w_k on one batch (``--instances K``: on K batch draws, then each
 variant's mean steps and mean gap, and its gap minus the paper's paired by draw with a 95 % interval): the
-paper's T = 20 loop, the sub-batch penalty and the adaptive loop at each --tol (at the paper's inner lr 1e-4,
-and at --adaptive-lr), against a reference solve of --reference-steps full-batch steps (Adam, lr 1e-4): steps
+paper's T = 20 loop, the sub-batch penalty and the adaptive loop at each --tol, on the full batch and with the
+sub-batch penalty (``pb=m tol=…``), at the paper's inner lr 1e-4 and at --adaptive-lr, against a reference solve of --reference-steps full-batch steps (Adam, lr 1e-4): steps
 and seconds taken, the relative
 suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference
 and to the T = 20 solution, each relative to the distance from w_k to that target. w_k is the initial D with
@@ -37,6 +37,7 @@ before the steps), measured in a fresh subprocess per cell.
 from __future__ import annotations
 
 import copy
+import itertools
 import statistics
 import sys
 import time
@@ -206,6 +207,17 @@ def report_accuracy(formulation_name: str, args) -> None:
                   f"{statistics.mean(g for _, g in values):>10.3f} {d['mean']:>+10.3f} {ci}", flush=True)
 
 
+def warm_optimizer(config: ProximalConfig, D, warm_state: dict, lr: float) -> torch.optim.Optimizer:
+    """config's inner optimizer over D started from a copy of ``warm_state`` at learning rate lr. A copy: on a
+    state dict made in memory ``load_state_dict`` keeps its tensors, so Adam would update ``warm_state`` in place
+    and every later variant would start where this one ended (the warm tables before 2026-12-05 did)."""
+    optimizer = config.make_optimizer(D.parameters())
+    optimizer.load_state_dict(copy.deepcopy(warm_state))
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return optimizer
+
+
 def accuracy_instance(formulation_name: str, args, instance: int) -> list[tuple[str, int, float]]:
     """The accuracy rows of one instance: batches (and the warm start's batch) drawn from seed ``instance``."""
     D0, formulation, real, fake, _ = make_setup(formulation_name, args.dim, args.resolution, args.batch, seed=instance)
@@ -223,11 +235,7 @@ def accuracy_instance(formulation_name: str, args, instance: int) -> list[tuple[
 
     def solve(steps: int, lr: float = OptimizerConfig.lr, **options):
         D, config = copy.deepcopy(D0), ProximalConfig(steps=steps, lam=LAM, optimizer=OptimizerConfig(lr=lr), **options)
-        optimizer = config.make_optimizer(D.parameters())
-        if warm_state is not None:
-            optimizer.load_state_dict(warm_state)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        optimizer = config.make_optimizer(D.parameters()) if warm_state is None else warm_optimizer(config, D, warm_state, lr)
         start = time.perf_counter()
         update = formulation.proximal_update(D, real, fake, config, optimizer=optimizer,
                                              generator=torch.Generator().manual_seed(0))  # fmt: skip
@@ -235,11 +243,12 @@ def accuracy_instance(formulation_name: str, args, instance: int) -> list[tuple[
 
     reference = solve(args.reference_steps)[0]
     paper = solve(20)
-    runs = {"paper T=20": paper, f"penalty_batch={args.penalty_batch}": solve(20, penalty_batch=args.penalty_batch)}
-    for tol in args.tol:
-        runs[f"tol={tol:g}"] = solve(20, tol=tol)
-        if args.adaptive_lr != OptimizerConfig.lr:
-            runs[f"tol={tol:g} lr={args.adaptive_lr:g}"] = solve(20, tol=tol, lr=args.adaptive_lr)
+    m = args.penalty_batch
+    runs = {"paper T=20": paper, f"penalty_batch={m}": solve(20, penalty_batch=m)}
+    lrs = dict.fromkeys((OptimizerConfig.lr, args.adaptive_lr))
+    for tol, lr, sub in itertools.product(args.tol, lrs, (None, m)):
+        name = f"{'' if sub is None else f'pb={m} '}tol={tol:g}{'' if lr == OptimizerConfig.lr else f' lr={lr:g}'}"
+        runs[name] = solve(20, tol=tol, lr=lr, penalty_batch=sub)
     # measured in eval mode: a spectral-norm power iteration would change a D between two evaluations
     D0, reference, paper = frozen_copy(D0), frozen_copy(reference), (frozen_copy(paper[0]), *paper[1:])
     phi0, phi_ref = objective(D0), objective(reference)

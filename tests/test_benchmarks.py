@@ -50,3 +50,25 @@ def test_bench_proximal_accuracy_over_draws_and_iteration_after_warmup(monkeypat
     runpy.run_path(str(BENCHMARKS / "bench_proximal.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "median of 1 interleaved after 2 untimed" in out and "paper T=20" in out
+
+
+def test_bench_proximal_warm_variants_each_start_from_the_same_state(monkeypatch):
+    """Stepping one variant's warm optimizer leaves the warm state, and so the next variant's start, unchanged."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = runpy.run_path(str(BENCHMARKS / "bench_proximal.py"))
+    import torch
+
+    from proxgan.proximal import ProximalConfig
+
+    D = torch.nn.Linear(3, 1)
+    warm = ProximalConfig().make_optimizer(D.parameters())
+    D(torch.randn(4, 3)).sum().backward()
+    warm.step()
+    state = warm.state_dict()
+    before = {k: v.clone() for k, v in state["state"][0].items()}
+    for _ in range(2):
+        optimizer = bench["warm_optimizer"](ProximalConfig(), D, state, 3e-4)
+        D(torch.randn(4, 3)).sum().backward()
+        optimizer.step()
+        assert optimizer.param_groups[0]["lr"] == 3e-4
+    assert all(torch.equal(state["state"][0][k], v) for k, v in before.items())
