@@ -18,10 +18,10 @@ many inner steps ``tol`` takes depends on how far training has gone.
 ``accuracy`` — the inner solution from one w_k on one batch (``--instances K``: on K batch draws, then each
 variant's mean steps and mean gap, and its gap minus the paper's paired by draw with a 95 % interval): the
 paper's T = 20 loop, the sub-batch penalty and the adaptive loop at each --tol, on the full batch and with the
-sub-batch penalty (``pb=m tol=…``), at the paper's inner lr 1e-4 and at --adaptive-lr, against a reference solve of --reference-steps full-batch steps (Adam, lr 1e-4): steps
-and seconds taken, the relative
-suboptimality (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference
-and to the T = 20 solution, each relative to the distance from w_k to that target. w_k is the initial D with
+sub-batch penalty (``pb=m tol=…``), at the paper's inner lr 1e-4 and at --adaptive-lr, against a reference solve
+of --reference-steps full-batch steps (Adam, lr 1e-4): steps and seconds taken, the relative suboptimality
+(Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference and to the T = 20
+solution, each relative to the distance from w_k to that target. w_k is the initial D with
 a fresh Adam, or with --warm the result of one T = 20 solve on another batch with its Adam state kept (what
 the Trainer does between outer steps).
 
@@ -210,7 +210,7 @@ def report_accuracy(formulation_name: str, args) -> None:
 def warm_optimizer(config: ProximalConfig, D, warm_state: dict, lr: float) -> torch.optim.Optimizer:
     """config's inner optimizer over D started from a copy of ``warm_state`` at learning rate lr. A copy: on a
     state dict made in memory ``load_state_dict`` keeps its tensors, so Adam would update ``warm_state`` in place
-    and every later variant would start where this one ended (the warm tables before 2026-12-05 did)."""
+    and every later variant would start where this one ended (as in the warm tables withdrawn on 2026-12-04)."""
     optimizer = config.make_optimizer(D.parameters())
     optimizer.load_state_dict(copy.deepcopy(warm_state))
     for group in optimizer.param_groups:

@@ -115,8 +115,9 @@ def figure(rows: list[dict], path: Path) -> None:
 def summarize(runs: list[Path], last_iterate: bool = False) -> str:
     """Each evaluated run's cls_is and cls_fid (its latest ``proxgan evaluate``; with ``last_iterate``, its latest
     ``proxgan evaluate --last-iterate``), then their mean, std and 95 % Student-t interval over the runs (e.g. the
-    seeds of one recipe). When every run was also scored with ``--last-iterate``, the paired improvement of the average over the last iterate, dᵢ = ±(averageᵢ − lastᵢ)
-    (+ for cls_is, − for cls_fid: positive means the average is better), its interval and verdict
+    seeds of one recipe). When every run was also scored with ``--last-iterate``, the paired improvement of the
+    average over the last iterate, dᵢ = ±(averageᵢ − lastᵢ) (+ for cls_is, − for cls_fid: positive means the
+    average is better), its interval and verdict
     (:func:`proxgan.comparison.compare_scores`, the average as the treatment)."""
     from proxgan.comparison import compare_scores
     from proxgan.rules import mean_interval
