@@ -5,10 +5,12 @@ CPU, DCGAN (Gulrajani et al.) at DIM = 64, 32×32 images, batch 64, λ = 0.1 by 
 ``steps`` — one discriminator step on fixed batches (as inside one outer step; references computed once):
 
   plain:       loss(D(x), D(x̃)) (+ constraint), backward, optimizer step, projection
-  sobolev:     one inner step of proxgan.proximal_update: D(x) and ∇ₓD(x) from one forward pass (double
-               backprop), loss + λ/(2n) Σ ||∇ₓD(xᵢ) - refᵢ||², backward, step, projection
-  sobolev_cat: the same with one forward pass on cat(x, x̃) (∇ₓ then runs over the fake half too; not used)
-  sobolev_sub: ``penalty_batch = m`` (--penalty-batch): the penalty on m real rows, a plain forward for the rest
+  sobolev:     one inner step of proxgan.proximal_update on loss + λ/(2n) Σ ||∇ₓD(xᵢ) - refᵢ||²: for proxgan's
+               DCGAN the gradient of proxgan.piecewise (forward on cat(x, x̃), backward, tangent pass, weight
+               gradients; no double backprop), step, projection
+  autograd:    the same gradient by double backprop (the path of any other D): D(x) and ∇ₓD(x) from one forward
+               pass with create_graph, D(x̃), backward
+  sobolev_sub: ``penalty_batch = m`` (--penalty-batch): the penalty on m real rows (proxgan.piecewise)
 
 ``iteration`` — one ``Trainer.train_step()`` (G step included): regular (n_critic = 5) against proximal with
 T = 20 (the paper), with ``penalty_batch``, with ``tol`` (the first --tol, T = 20 the cap, inner Adam lr
@@ -51,10 +53,13 @@ from _memory import benchmark_parser, peak_memory_in_subprocess, peak_rss_growth
 from proxgan.allocator import retain_freed_memory  # noqa: E402
 from proxgan.config import config_from_dict  # noqa: E402
 from proxgan.data import InMemoryData  # noqa: E402
-from proxgan.gradients import input_gradients, mean_sq_gradient_distance, scores_and_input_gradients  # noqa: E402
+from proxgan.gradients import input_gradients  # noqa: E402
 from proxgan.models import build_models  # noqa: E402
 from proxgan.objectives import get_formulation  # noqa: E402
-from proxgan.proximal import OptimizerConfig, ProximalConfig, frozen_copy, penalty_rows, proximal_loss, sobolev_distance_sq  # noqa: E402
+from proxgan.piecewise import chain_of  # noqa: E402
+from proxgan.proximal import (  # noqa: E402
+    OptimizerConfig, ProximalConfig, frozen_copy, inner_step, penalty_rows, proximal_loss, sobolev_distance_sq,
+)
 from proxgan.rules import mean_interval  # noqa: E402
 from proxgan.train import build_trainer  # noqa: E402
 
@@ -77,33 +82,38 @@ def make_setup(formulation_name: str, dim: int, resolution: int, batch: int, see
     return D, formulation, real, fake, ProximalConfig().make_optimizer(D.parameters())
 
 
-def optimizer_step(D, formulation, optimizer, loss) -> None:
+def optimizer_step(D, formulation, optimizer, backward) -> None:
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    backward()
     optimizer.step()
     formulation.project(D)
 
 
 def plain_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
-    optimizer_step(D, formulation, optimizer, formulation.discriminator_loss(D, real, fake))
+    optimizer_step(D, formulation, optimizer, formulation.discriminator_loss(D, real, fake).backward)
+
+
+def inner_penalty(formulation):
+    """The penalty the formulation's proximal_update passes (WGAN-GP's gradient penalty; R1 goes as r1)."""
+    return formulation.gradient_penalty_term if formulation.gradient_penalty else None
 
 
 def sobolev_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
     loss = formulation.objective.discriminator_loss
     refs = ref if rows is None else ref[rows]  # the penalty rows' references
-    total = proximal_loss(D, real, fake, loss, refs, LAM, penalty=formulation.regularizer, rows=rows)[0]
-    optimizer_step(D, formulation, optimizer, total)
+    backward = inner_step(D, chain_of(D), real, fake, loss, refs, LAM, penalty=inner_penalty(formulation),
+                          r1=formulation.r1, rows=rows)[3]  # fmt: skip
+    optimizer_step(D, formulation, optimizer, backward)
 
 
-def sobolev_cat_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
-    n = real.shape[0]
-    scores, grads = scores_and_input_gradients(D, torch.cat([real, fake]), create_graph=True)
-    total = formulation.objective.discriminator_loss(scores[:n], scores[n:]) + formulation.regularizer(D, real, fake)
-    optimizer_step(D, formulation, optimizer, total + LAM * 0.5 * mean_sq_gradient_distance(grads[:n], ref))
+def autograd_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
+    loss = formulation.objective.discriminator_loss
+    backward = inner_step(D, None, real, fake, loss, ref, LAM, penalty=inner_penalty(formulation), r1=formulation.r1)[3]
+    optimizer_step(D, formulation, optimizer, backward)
 
 
-STEPS = {"plain": plain_step, "sobolev": sobolev_step, "sobolev_cat": sobolev_cat_step, "sobolev_sub": sobolev_step}
-MEMORY_MODES = ("plain", "sobolev", "sobolev_sub")
+STEPS = {"plain": plain_step, "sobolev": sobolev_step, "autograd": autograd_step, "sobolev_sub": sobolev_step}
+MEMORY_MODES = ("plain", "sobolev", "autograd", "sobolev_sub")
 
 
 def step_times(formulation: str, args) -> dict[str, float]:
@@ -138,7 +148,7 @@ def peak_rss_growth(mode: str, formulation: str, args) -> float:
 
 def report_steps(formulation: str, args) -> None:
     t = step_times(formulation, args)
-    cells = " ".join(f"{1e3 * t[m]:>9.1f} {t[m] / t['plain']:>5.2f}" for m in ("sobolev", "sobolev_cat", "sobolev_sub"))
+    cells = " ".join(f"{1e3 * t[m]:>9.1f} {t[m] / t['plain']:>5.2f}" for m in ("sobolev", "autograd", "sobolev_sub"))
     mem = "" if args.no_memory else " " + " ".join(
         f"{peak_memory_in_subprocess(__file__, m, formulation, args):>9.1f}" for m in MEMORY_MODES
     )
@@ -298,8 +308,8 @@ def main() -> None:
           f"λ={LAM}, penalty_batch={args.penalty_batch}")  # fmt: skip
     if "steps" in sections:
         print(f"\nD step, median of {args.repeats} interleaved steps (ms, ratio to plain)")
-        mem = "" if args.no_memory else " " + " ".join(f"{m + ' MiB':>9}" for m in ("plain", "sob", "sub"))
-        print(f"{'formulation':<12} {'plain':>9} {'sobolev':>9} {'x':>5} {'cat':>9} {'x':>5} {'sub':>9} {'x':>5}{mem}")
+        mem = "" if args.no_memory else " " + " ".join(f"{m + ' MiB':>9}" for m in ("plain", "sob", "autog", "sub"))
+        print(f"{'formulation':<12} {'plain':>9} {'sobolev':>9} {'x':>5} {'autograd':>9} {'x':>5} {'sub':>9} {'x':>5}{mem}")
         for formulation in formulations:
             report_steps(formulation, args)
         print("target: sobolev (or sub) / plain <= 1.5")

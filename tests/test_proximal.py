@@ -502,7 +502,8 @@ def test_a_penalty_batch_larger_than_the_real_batch_is_one_error_line():
 
 def test_import_proxgan_stays_torch_free_and_the_gradient_helpers_are_a_leaf():
     """``import proxgan`` loads torch only when a public function is first used; proxgan.gradients imports no proxgan
-    module, and proximal does not import objectives (objectives names proximal's types: one direction, no circle)."""
+    module, proximal does not import objectives (objectives names proximal's types: one direction, no circle), and
+    piecewise (proximal's gradient for chain discriminators) imports only the labels leaf."""
     import ast
     import subprocess
     import sys
@@ -520,4 +521,6 @@ def test_import_proxgan_stays_torch_free_and_the_gradient_helpers_are_a_leaf():
 
     assert not {m for m in imported("gradients") if m.startswith("proxgan")}
     assert "proxgan.gradients" in imported("objectives") and "proxgan.gradients" in imported("proximal")
-    assert not {m for m in imported("proximal") if m.startswith("proxgan")} - {"proxgan.errors", "proxgan.gradients"}
+    assert not {m for m in imported("proximal") if m.startswith("proxgan")} - {
+        "proxgan.errors", "proxgan.gradients", "proxgan.piecewise"}
+    assert {m for m in imported("piecewise") if m.startswith("proxgan")} == {"proxgan.labels"}

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from proxgan.errors import ProxganError
 from proxgan.labels import latent_classes, split_labels
 from proxgan.models.layers import maybe_spectral_norm
+from proxgan.piecewise import Chain
 
 #: resolution -> (number of stride-2 layers, base grid size)
 LAYOUTS: dict[int, tuple[int, int]] = {8: (2, 2), 28: (3, 4), 32: (3, 4), 64: (4, 4)}
@@ -121,3 +122,7 @@ class DCGANDiscriminator(nn.Module):
         x, y = split_labels(x)
         features = self.body(x)
         return self.head(features).squeeze(-1) + (self.embed(y) * features).sum(1)
+
+    def chain(self) -> Chain:
+        """This D as a piecewise-linear chain (:mod:`proxgan.piecewise`: proximal steps without double backprop)."""
+        return Chain(tuple(self.body), self.head, self.embed if self.classes else None)

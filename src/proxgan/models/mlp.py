@@ -13,6 +13,7 @@ import math
 from torch import Tensor, nn
 
 from proxgan.models.layers import maybe_spectral_norm
+from proxgan.piecewise import Chain
 
 STUDENT_G_HIDDEN = (128, 256, 512, 1024)
 STUDENT_D_HIDDEN = (512, 256)
@@ -63,3 +64,7 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x).squeeze(-1)
+
+    def chain(self) -> Chain:
+        """This D as a piecewise-linear chain (:mod:`proxgan.piecewise`: proximal steps without double backprop)."""
+        return Chain(tuple(self.body)[:-1], self.body[-1])
