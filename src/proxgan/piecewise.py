@@ -99,6 +99,7 @@ class _Layer:
     inputs: Tensor
     delta: Tensor | None = None
     tangent: Tensor | None = None
+    rest: tuple[Tensor, Tensor | None] | None = None
 
     def apply(self, a: Tensor, bias: bool = True) -> Tensor:
         b = self.b if bias else None
@@ -159,34 +160,53 @@ def _forward(chain: Chain, x: Tensor, dtype: torch.dtype) -> _Trace:
     return _Trace(pieces, pre, shapes, a, u, labels, head_weight, scores)
 
 
-def _input_gradients(trace: _Trace, seed: Tensor, sel, rows_only: bool) -> Tensor | None:
-    """Backward from the scores with per-row ``seed``, recording each weight layer's output gradient δ; the input
-    gradient of the rows ``sel`` when ``rows_only`` (the weight layers see every row), else None."""
+def _backward_rest(piece: _Layer, delta: Tensor, inputs: Tensor, input_grad: bool) -> Tensor | None:
+    """Input (if ``input_grad``), weight and bias gradients of the rows that need no tangent, in one call (a fused
+    convolution backward); the weight and bias parts are kept on ``piece.rest``."""
+    bias = piece.b is not None
+    if isinstance(piece.module, nn.Conv2d):
+        grad_in, grad_w, grad_b = torch.ops.aten.convolution_backward(
+            delta, inputs, piece.w, [piece.w.shape[0]] if bias else None, *_conv_args(piece.module)[:3], False,
+            [0, 0], piece.module.groups, [input_grad, True, bias])
+    else:
+        grad_in = delta @ piece.w if input_grad else None
+        grad_w, grad_b = delta.t() @ inputs, delta.sum(0) if bias else None
+    piece.rest = (grad_w, grad_b)
+    return grad_in
+
+
+def _input_gradient(piece: _Layer, delta: Tensor) -> Tensor:
+    if isinstance(piece.module, nn.Conv2d):
+        shape = (delta.shape[0], *piece.inputs.shape[1:])
+        return conv2d_input(shape, piece.w, delta, *_conv_args(piece.module))
+    return delta @ piece.w
+
+
+def _input_gradients(trace: _Trace, seed: Tensor, size: int) -> Tensor | None:
+    """Backward from the scores with per-row ``seed``. The first ``size`` rows (the penalty rows: seed 1) keep each
+    weight layer's output gradient δ for :func:`_weight_gradients`; the other rows (seed φ') get their weight and
+    bias gradients here, fused with their input gradients. Returns the penalty rows' input gradient ∇ₓD (None when
+    ``size`` is 0)."""
     delta = seed[:, None] * trace.u
     first = next((i for i, p in enumerate(trace.pieces) if isinstance(p, _Layer)), -1)
     for i in range(len(trace.pieces) - 1, -1, -1):
         piece = trace.pieces[i]
         if isinstance(piece, _Layer):
-            piece.delta = delta
-            if i == first:
-                if not rows_only:
-                    return None
-                delta = delta[sel]
-            if isinstance(piece.module, nn.Conv2d):
-                shape = (delta.shape[0], *piece.inputs.shape[1:])
-                delta = conv2d_input(shape, piece.w, delta, *_conv_args(piece.module))
-            else:
-                delta = delta @ piece.w
+            rest = _backward_rest(piece, delta[size:], piece.inputs[size:], input_grad=i != first)
+            piece.delta = delta[:size]
+            if i == first and not size:
+                return None
+            head = _input_gradient(piece, delta[:size])
+            delta = head if i == first else torch.cat([head, rest])
         elif isinstance(piece, nn.Flatten):
             delta = delta.reshape(delta.shape[0], *trace.shapes[i][1:])
         else:
-            pre = trace.pre[i] if delta.shape[0] == len(seed) else trace.pre[i][sel]
-            delta = _through(piece, delta, pre)
-    return delta if rows_only else None
+            delta = _through(piece, delta, trace.pre[i][: len(delta)])
+    return delta if size else None
 
 
-def _tangents(trace: _Trace, v: Tensor, sel) -> Tensor:
-    """The forward tangent of v (rows ``sel``) through the frozen masks, recorded at every weight layer's input;
+def _tangents(trace: _Trace, v: Tensor) -> Tensor:
+    """The forward tangent of v (the first len(v) rows) through the frozen masks, recorded at every weight layer's input;
     returns the features' tangent."""
     tangent = v
     for i, piece in enumerate(trace.pieces):
@@ -196,38 +216,39 @@ def _tangents(trace: _Trace, v: Tensor, sel) -> Tensor:
         elif isinstance(piece, nn.Flatten):
             tangent = piece(tangent)
         else:
-            tangent = _through(piece, tangent, trace.pre[i][sel])
+            tangent = _through(piece, tangent, trace.pre[i][: len(v)])
     return tangent
 
 
-def _weight_gradients(trace: _Trace, chain: Chain, phi: Tensor, sel, tangent: Tensor | None):
+def _weight_gradients(trace: _Trace, chain: Chain, phi: Tensor, tangent: Tensor | None):
     """(tensors, gradients) for autograd: Σᵢ δ_l ⊗ (φ'ᵢ a + [i∈S] tᵢ) per weight layer (the module docstring's
-    formula; the penalty rows S had seed 1, the others seed φ'), Σᵢ φ'ᵢ δ_l per bias, then the head and the
-    class embedding. Overwrites the recorded layer inputs."""
-    scale = torch.ones_like(phi)
-    if tangent is not None:
-        scale[sel] = phi[sel]
+    formula; the penalty rows S, the first len(tangent), had seed 1 and the others seed φ', whose part
+    :func:`_input_gradients` took), Σᵢ φ'ᵢ δ_l per bias, then the head and the class embedding. Overwrites the
+    penalty rows of the recorded layer inputs."""
+    size = 0 if tangent is None else len(tangent)
     tensors, grads = [], []
     for piece in trace.pieces:
         if not isinstance(piece, _Layer):
             continue
-        inputs = piece.inputs
-        if tangent is not None:
-            inputs[sel] = phi[sel].view(-1, *[1] * (inputs.dim() - 1)) * inputs[sel] + piece.tangent
-        if isinstance(piece.module, nn.Conv2d):
-            grad = conv2d_weight(inputs, piece.w.shape, piece.delta, *_conv_args(piece.module))
-            per_row = piece.delta.sum((2, 3))
-        else:
-            grad = piece.delta.t() @ inputs
-            per_row = piece.delta
+        grad, grad_b = piece.rest
+        if size:
+            inputs = piece.inputs[:size]
+            inputs.mul_(phi[:size].view(-1, *[1] * (inputs.dim() - 1))).add_(piece.tangent)
+            if isinstance(piece.module, nn.Conv2d):
+                grad = grad + conv2d_weight(inputs, piece.w.shape, piece.delta, *_conv_args(piece.module))
+                per_row = piece.delta.sum((2, 3))
+            else:
+                grad = grad + piece.delta.t() @ inputs
+                per_row = piece.delta
+            grad_b = None if grad_b is None else grad_b + phi[:size] @ per_row
         tensors.append(piece.weight)
         grads.append(grad)
-        if piece.module.bias is not None:
+        if grad_b is not None:
             tensors.append(piece.module.bias)
-            grads.append(scale @ per_row)
+            grads.append(grad_b)
     zeta = phi[:, None] * trace.features  # ∂/∂uᵢ: φ'ᵢ fᵢ, plus the tangent on S
     if tangent is not None:
-        zeta[sel] += tangent
+        zeta[:size] += tangent
     tensors.append(trace.head_weight)
     grads.append(zeta.sum(0, keepdim=True))
     if chain.head.bias is not None:
@@ -237,6 +258,16 @@ def _weight_gradients(trace: _Trace, chain: Chain, phi: Tensor, sel, tangent: Te
         tensors.append(chain.embed.weight)
         grads.append(torch.zeros_like(zeta[: chain.embed.num_embeddings]).index_add_(0, trace.labels, zeta))
     return tensors, [g.to(t.dtype) for t, g in zip(tensors, grads)]
+
+
+def penalty_rows_first(rows: Tensor, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(order, inverse): the permutation of 0..n-1 that puts ``rows`` first (in their order), and its inverse. The
+    bookkeeping runs on the CPU (a device nonzero() would wait for the device), then one copy over."""
+    rows = rows.cpu()
+    rest = torch.ones(n, dtype=torch.bool)
+    rest[rows] = False
+    order = torch.cat([rows, rest.nonzero().squeeze(1)])
+    return order.to(device), torch.argsort(order).to(device)
 
 
 def chain_step(
@@ -260,8 +291,11 @@ def chain_step(
     """
     n = real.shape[0]
     penalized = lam > 0 or r1 > 0
-    sel = slice(0, n) if rows is None else rows.to(real.device)
     size = n if rows is None else len(rows)
+    inverse = None
+    if rows is not None:  # the penalty rows first, so that every pass takes them as one slice
+        order, inverse = penalty_rows_first(rows, n, real.device)
+        real = real[order]
     device = real.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else real.dtype
     with torch.autocast(device, enabled=False):
@@ -269,14 +303,14 @@ def chain_step(
             trace = _forward(chain, torch.cat([real, fake]), dtype)
         with torch.enable_grad():
             s = trace.scores.to(real.dtype).requires_grad_(True)
-            d_loss = loss(s[:n], s[n:])
+            d_loss = loss(s[:n] if inverse is None else s[:n][inverse], s[n:])
             (phi,) = torch.autograd.grad(d_loss, s)
         d_loss = d_loss.detach()
         with torch.no_grad():
             seed = phi.clone()
             if penalized:
-                seed[sel] = 1.0  # the penalty rows' δ unscaled: they give ∇ₓD(xᵢ)
-            grads = _input_gradients(trace, seed.to(dtype), sel, penalized)
+                seed[:size] = 1.0  # the penalty rows' δ unscaled: they give ∇ₓD(xᵢ)
+            grads = _input_gradients(trace, seed.to(dtype), size if penalized else 0)
             sobolev, total, v = real.new_zeros(()), d_loss, None
             if penalized:
                 grads = grads.to(real.dtype)
@@ -292,8 +326,8 @@ def chain_step(
 
     def backward() -> None:
         with torch.autocast(device, enabled=False), torch.no_grad():
-            tangent = None if v is None else _tangents(trace, v.to(dtype), sel)
-            tensors, grads = _weight_gradients(trace, chain, phi.to(dtype), sel, tangent)
+            tangent = None if v is None else _tangents(trace, v.to(dtype))
+            tensors, grads = _weight_gradients(trace, chain, phi.to(dtype), tangent)
         torch.autograd.backward(tensors, grads)
 
     return total, d_loss, sobolev, backward

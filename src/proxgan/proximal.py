@@ -57,7 +57,7 @@ from proxgan.errors import (
     check_positive_int,
 )
 from proxgan.gradients import input_gradients, mean_sq_gradient_distance, mean_sq_norm, scores_and_input_gradients
-from proxgan.piecewise import Chain, chain_of, chain_step
+from proxgan.piecewise import Chain, chain_of, chain_step, penalty_rows_first
 
 #: ``loss(d_real, d_fake)``: the scalar the discriminator minimises, from its scores on a real and a fake batch
 DiscriminatorLoss = Callable[[Tensor, Tensor], Tensor]
@@ -219,12 +219,8 @@ def proximal_loss(
         d_real, grads = D(real), None
     elif rows is None:
         d_real, grads = scores_and_input_gradients(D, real, create_graph=True)
-    else:  # index bookkeeping on the CPU (a device nonzero() would wait for the device), then one copy over
-        rows = rows.cpu()
-        rest = torch.ones(real.shape[0], dtype=torch.bool)
-        rest[rows] = False
-        order = torch.cat([rows, rest.nonzero().squeeze(1)])
-        order, inverse = order.to(real.device), torch.argsort(order).to(real.device)
+    else:
+        order, inverse = penalty_rows_first(rows, real.shape[0], real.device)
         chosen = order[: len(rows)]
         d_rows, grads = scores_and_input_gradients(D, real[chosen], create_graph=True)
         d_real = torch.cat([d_rows, D(real[order[len(rows) :]])])[inverse]
