@@ -95,7 +95,7 @@ def test_chain_step_runs_one_power_iteration_per_step():
 
 
 class Hidden(nn.Module):
-    """D without a chain() (double backprop only)."""
+    """D without a chain() (the autograd path only)."""
 
     def __init__(self, D):
         super().__init__()
@@ -163,7 +163,40 @@ def test_chain_of_refuses_layers_it_cannot_differentiate():
     same = Chain((nn.Conv2d(1, 2, 3, padding="same"), nn.Flatten()), nn.Linear(2 * 64, 1))
     reflect = Chain((nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"), nn.Flatten()), nn.Linear(2 * 64, 1))
     wide = Chain((nn.Flatten(),), nn.Linear(64, 2))
-    for chain in (tanh, same, reflect, wide):
+    partial = Chain((nn.Flatten(2), nn.Linear(64, 8)), nn.Linear(8, 1))
+    for chain in (tanh, same, reflect, wide, partial):
         holder = nn.Module()
         holder.chain = lambda chain=chain: chain
         assert chain_of(holder) is None
+
+
+class UserChain(nn.Module):
+    """A user's own piecewise-linear D declaring its chain: grouped and dilated convolutions, ReLU, no head bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=2, dilation=2, groups=2), nn.ReLU(),
+            nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False), nn.LeakyReLU(0.1),
+            nn.Flatten(), nn.Linear(6 * 4 * 4, 8), nn.ReLU(),
+        )  # fmt: skip
+        self.head = nn.Linear(8, 1, bias=False)
+
+    def forward(self, x):
+        return self.head(self.body(x)).squeeze(-1)
+
+    def chain(self):
+        return Chain(tuple(self.body), self.head)
+
+
+def test_a_users_chain_gets_the_double_backward_gradient():
+    torch.manual_seed(3)
+    D = UserChain().double()
+    real, fake = torch.randn(5, 2, 8, 8, dtype=torch.float64), torch.randn(5, 2, 8, 8, dtype=torch.float64)
+    refs = input_gradients(copy.deepcopy(D), real - 0.2, create_graph=False)
+    loss = OBJECTIVES["nsgan"].discriminator_loss
+    values, grads = both_gradients(D, real, fake, refs, loss, 0.3, 1.0, torch.tensor([4, 1]))
+    for v1, v2 in values:
+        torch.testing.assert_close(v2, v1.detach(), rtol=1e-12, atol=1e-14)
+    for g1, g2 in grads:
+        torch.testing.assert_close(g2, g1, rtol=1e-10, atol=1e-13)

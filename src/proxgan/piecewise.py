@@ -61,6 +61,8 @@ def _stock(module: nn.Module) -> bool:
         return False
     if isinstance(module, nn.Conv2d):
         return module.padding_mode == "zeros" and not isinstance(module.padding, str)
+    if isinstance(module, nn.Flatten):
+        return module.start_dim == 1 and module.end_dim == -1
     return True
 
 
@@ -194,10 +196,13 @@ def _input_gradients(trace: _Trace, seed: Tensor, size: int) -> Tensor | None:
         if isinstance(piece, _Layer):
             rest = _backward_rest(piece, delta[size:], piece.inputs[size:], input_grad=i != first)
             piece.delta = delta[:size]
-            if i == first and not size:
-                return None
-            head = _input_gradient(piece, delta[:size])
-            delta = head if i == first else torch.cat([head, rest])
+            if not size:
+                if i == first:
+                    return None
+                delta = rest
+            else:
+                head = _input_gradient(piece, piece.delta)
+                delta = head if i == first else torch.cat([head, rest])
         elif isinstance(piece, nn.Flatten):
             delta = delta.reshape(delta.shape[0], *trace.shapes[i][1:])
         else:
