@@ -211,8 +211,8 @@ def _input_gradients(trace: _Trace, seed: Tensor, size: int) -> Tensor | None:
 
 
 def _tangents(trace: _Trace, v: Tensor) -> Tensor:
-    """The forward tangent of v (the first len(v) rows) through the frozen masks, recorded at every weight layer's input;
-    returns the features' tangent."""
+    """The forward tangent of v (the first len(v) rows) through the frozen masks, recorded at every weight layer's
+    input; returns the features' tangent."""
     tangent = v
     for i, piece in enumerate(trace.pieces):
         if isinstance(piece, _Layer):
