@@ -5,7 +5,7 @@ The proximal objective (eq. 11) with the Sobolev semi-norm ||D||_{Ḣ¹}² = E_P
     V_λ^prox(G, D_{w_k}) = max_w  V(G, D_w) - λ/(2n) Σᵢ ||∇ₓD_w(xᵢ) - ∇ₓD_{w_k}(xᵢ)||²,
 
 estimated on a real batch x_1..x_n exactly as in Algorithm 1 (whose 1/2 factor we keep). The
-penalty depends on w only through input gradients, so its w-gradient needs double
+penalty depends on w only through input gradients, so autograd gets its w-gradient by double
 backpropagation: ∇ₓD_w is computed with ``create_graph=True`` and the penalty is backpropagated
 through it. For a piecewise-linear discriminator that declares its layers (proxgan's DCGAN and MLP) the same
 gradient comes from four passes without double backprop (:mod:`proxgan.piecewise`), about 7/6 of a plain
