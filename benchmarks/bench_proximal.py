@@ -25,7 +25,8 @@ of --reference-steps full-batch steps (Adam, lr 1e-4): steps and seconds taken, 
 (Φ_ref - Φ)/(Φ_ref - Φ_0) of the inner objective Φ, and the Sobolev distance to the reference and to the T = 20
 solution, each relative to the distance from w_k to that target. w_k is the initial D with
 a fresh Adam, or with --warm the result of one T = 20 solve on another batch with its Adam state kept (what
-the Trainer does between outer steps).
+the Trainer does between outer steps), or with --warm-steps W the Trainer's own D, inner Adam state and next
+batch after W proximal T = 20 training steps of the iteration section's setup.
 
 Times are medians over interleaved repeats (robust to a shared, busy machine). Peak memory (steps section)
 is the peak resident set above the models and batches while the steps run (Linux /proc/self VmHWM, reset
@@ -169,8 +170,8 @@ def iteration_variants(args) -> dict[str, dict]:
     }
 
 
-def make_trainer(formulation: str, variant: dict, args):
-    raw = {"formulation": formulation, "model": {"arch": "dcgan", "dim": args.dim},
+def make_trainer(formulation: str, variant: dict, args, seed: int = 0):
+    raw = {"formulation": formulation, "seed": seed, "model": {"arch": "dcgan", "dim": args.dim},
            "train": {"strategy": "proximal", "batch_size": args.batch, "n_critic": 5}, "proximal": {"steps": 20, "lam": LAM}}
     for key, value in variant.items():
         raw[key] = {**raw[key], **value}
@@ -230,9 +231,17 @@ def warm_optimizer(config: ProximalConfig, D, warm_state: dict, lr: float) -> to
 
 def accuracy_instance(formulation_name: str, args, instance: int) -> list[tuple[str, int, float]]:
     """The accuracy rows of one instance: batches (and the warm start's batch) drawn from seed ``instance``."""
-    D0, formulation, real, fake, _ = make_setup(formulation_name, args.dim, args.resolution, args.batch, seed=instance)
     warm_state = None
-    if args.warm:  # w_k = the result of one paper T = 20 solve on another batch; its Adam state carries over
+    if args.warm_steps:  # w_k, its inner Adam state and the next batch of a Trainer after that many T = 20 steps
+        trainer = make_trainer(formulation_name, {}, args, seed=instance)
+        for _ in range(args.warm_steps):
+            trainer.train_step()
+        D0, formulation = copy.deepcopy(trainer.D), trainer.formulation
+        warm_state = copy.deepcopy(trainer.d_optimizer.state_dict())
+        real, fake = trainer.real_batch(), trainer.fake_batch()
+    else:
+        D0, formulation, real, fake, _ = make_setup(formulation_name, args.dim, args.resolution, args.batch, seed=instance)
+    if args.warm and not args.warm_steps:  # w_k = the result of one paper T = 20 solve on another batch, its Adam state
         warm = ProximalConfig().make_optimizer(D0.parameters())
         formulation.proximal_update(D0, torch.rand_like(real) * 2 - 1, fake, ProximalConfig(), optimizer=warm)
         warm_state = warm.state_dict()
@@ -267,6 +276,8 @@ def accuracy_instance(formulation_name: str, args, instance: int) -> list[tuple[
         return (sobolev_distance_sq(D, target, real) / sobolev_distance_sq(D0, target, real)).sqrt().item()
 
     start = "warm (after one T = 20 solve, its Adam state kept)" if args.warm else "cold (initial D, fresh Adam)"
+    if args.warm_steps:
+        start = f"the Trainer's state after {args.warm_steps} proximal T = 20 steps (its inner Adam state, its next batch)"
     print(f"{formulation_name:<12} instance {instance}, {start}; reference: {args.reference_steps} steps, "
           f"Φ_ref - Φ_0 = {phi_ref - phi0:.4g}")
     out = []
@@ -295,6 +306,9 @@ def main() -> None:
                         help="iteration: untimed training steps of every variant before the --repeats timed ones")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--warm", action="store_true", help="accuracy from a warm w_k and Adam state, as in the Trainer")
+    parser.add_argument("--warm-steps", type=int, default=0, metavar="W",
+                        help="accuracy from the Trainer's own w_k, inner Adam state and next batch after W proximal "
+                             "T = 20 training steps (the iteration section's setup; instance i trains with seed i)")
     args = parser.parse_args()
     retain_freed_memory()  # as the proxgan CLI does (proxgan.allocator)
     args.tol = [float(t) for t in args.tol.split(",")]

@@ -72,3 +72,18 @@ def test_bench_proximal_warm_variants_each_start_from_the_same_state(monkeypatch
         optimizer.step()
         assert optimizer.param_groups[0]["lr"] == 3e-4
     assert all(torch.equal(state["state"][0][k], v) for k, v in before.items())
+
+
+def test_bench_proximal_accuracy_from_the_trainers_state_and_both_step_paths(monkeypatch, capsys):
+    """--warm-steps W starts every variant from the Trainer's own state after W proximal steps; the steps section
+    times the chain step beside the same gradient by double backprop."""
+    common = ["--formulations", "sngan", "--dim", "8", "--batch", "4", "--penalty-batch", "2", "--threads", "1", "--no-memory"]
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    for argv in (["--section", "accuracy", "--warm-steps", "2", "--reference-steps", "3", "--tol", "0.5"],
+                 ["--section", "steps", "--repeats", "1"]):  # fmt: skip
+        monkeypatch.setattr(sys, "argv", ["bench_proximal.py", *argv, *common])
+        runpy.run_path(str(BENCHMARKS / "bench_proximal.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "the Trainer's state after 2 proximal T = 20 steps" in out and "paper T=20" in out
+    header = next(line for line in out.splitlines() if line.startswith("formulation") and "autograd" in line)
+    assert header.split()[1:5] == ["plain", "sobolev", "x", "autograd"]
