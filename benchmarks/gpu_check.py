@@ -5,7 +5,8 @@
 1. training steps on CUDA, regular and proximal (Algorithm 1), float32 and bfloat16 autocast, DCGAN at
    DIM 64 on 32×32 images: every loss and every weight finite after the steps;
 2. the proximal inner loss −V + λ/(2n) Σᵢ ‖∇ₓD_w(xᵢ) − ∇ₓD_{w_k}(xᵢ)‖² (eq. 14's inner problem):
-   its gradient in w on CUDA against the CPU's, both in float64 on one fixed batch (max relative error);
+   its gradient in w on CUDA against the CPU's, both in float64 on one fixed batch (max relative error), by
+   double backprop and by the chain gradient of proxgan.piecewise (the path proxgan's own D takes);
 3. throughput, generator iterations per second, of regular (n_critic 5) and proximal (T = 5 and the paper's
    T = 20) training at DIM 64 and 128, batch 64, float32 and bf16 autocast, measured after warm-up in this one
    run, and each one's time per iteration over regular float32's;
@@ -75,6 +76,7 @@ def inner_gradient(device: torch.device, dim: int) -> dict:
     from proxgan.models import build_models
     from proxgan.objectives import get_formulation
     from proxgan.gradients import input_gradients
+    from proxgan.piecewise import chain_of, chain_step
     from proxgan.proximal import frozen_copy, proximal_loss
 
     torch.manual_seed(0)
@@ -91,17 +93,22 @@ def inner_gradient(device: torch.device, dim: int) -> dict:
     real = torch.rand(16, 3, 32, 32, generator=gen, dtype=torch.float64) * 2 - 1
     fake = torch.rand(16, 3, 32, 32, generator=gen, dtype=torch.float64) * 2 - 1
 
-    def gradient(on: torch.device) -> list[torch.Tensor]:
+    def gradient(on: torch.device, chain: bool = False) -> list[torch.Tensor]:
         D_on, ref_on = D.to(on), reference.to(on)
         ref_grads = input_gradients(ref_on, real.to(on), create_graph=False)
-        loss, _, _ = proximal_loss(D_on, real.to(on), fake.to(on), formulation.objective.discriminator_loss, ref_grads,
-                                   0.1, penalty=formulation.regularizer)
-        return [g.cpu() for g in torch.autograd.grad(loss, list(D_on.parameters()))]
+        loss = formulation.objective.discriminator_loss
+        if chain:  # the inner step of proxgan's own discriminators: no double backprop (proxgan.piecewise)
+            D_on.zero_grad(set_to_none=True)
+            chain_step(chain_of(D_on), real.to(on), fake.to(on), loss, ref_grads, 0.1)[3]()
+            return [p.grad.cpu() for p in D_on.parameters()]
+        total, _, _ = proximal_loss(D_on, real.to(on), fake.to(on), loss, ref_grads, 0.1, penalty=formulation.regularizer)
+        return [g.cpu() for g in torch.autograd.grad(total, list(D_on.parameters()))]
 
-    cpu, here = gradient(torch.device("cpu")), gradient(device)
+    cpu = gradient(torch.device("cpu"))
     scale = max(g.abs().max().item() for g in cpu)
-    error = max((a - b).abs().max().item() for a, b in zip(cpu, here)) / scale
-    return {"dtype": "float64", "max_relative_error": error, "tolerance": GRADIENT_RTOL, "ok": error <= GRADIENT_RTOL}
+    errors = {name: max((a - b).abs().max().item() for a, b in zip(cpu, gradient(device, chain))) / scale
+              for name, chain in (("max_relative_error", False), ("chain_max_relative_error", True))}
+    return {"dtype": "float64", **errors, "tolerance": GRADIENT_RTOL, "ok": max(errors.values()) <= GRADIENT_RTOL}
 
 
 #: the throughput cells: name -> (strategy, inner steps T, bf16 autocast)
