@@ -135,6 +135,7 @@ def _read_weight(module: nn.Module, dtype: torch.dtype) -> tuple[Tensor, Tensor,
 
 
 def _forward(chain: Chain, x: Tensor, dtype: torch.dtype) -> _Trace:
+    """D on the rows of x, in ``dtype``, recording what the backward, tangent and weight-gradient passes need."""
     labels = None
     if chain.embed is not None:
         x, labels = split_labels(x)
@@ -178,6 +179,7 @@ def _backward_rest(piece: _Layer, delta: Tensor, inputs: Tensor, input_grad: boo
 
 
 def _input_gradient(piece: _Layer, delta: Tensor) -> Tensor:
+    """The gradient at the layer's input from the gradient ``delta`` at its output."""
     if isinstance(piece.module, nn.Conv2d):
         shape = (delta.shape[0], *piece.inputs.shape[1:])
         return conv2d_input(shape, piece.w, delta, *_conv_args(piece.module))
