@@ -105,7 +105,7 @@ class Hidden(nn.Module):
         return self.D(x)
 
 
-@pytest.mark.parametrize("penalty_batch,tol", [(None, None), (3, None), (None, 0.01)])
+@pytest.mark.parametrize("penalty_batch,tol", [(None, None), (3, None), (None, 0.3)])
 def test_proximal_update_takes_the_chain_to_the_same_weights(penalty_batch, tol):
     D, real, fake, _ = setup()
     loss = OBJECTIVES["nsgan"].discriminator_loss
@@ -116,7 +116,7 @@ def test_proximal_update_takes_the_chain_to_the_same_weights(penalty_batch, tol)
                                  r1=1.0, generator=torch.Generator().manual_seed(1))  # fmt: skip
         results.append((update, [p.detach().clone() for p in model.parameters()]))
     (fast, w_fast), (slow, w_slow) = results
-    assert fast.steps == slow.steps
+    assert fast.steps == slow.steps and (fast.steps < 8 if tol else fast.steps == 8)  # tol: the stop was taken
     torch.testing.assert_close(fast.losses, slow.losses, rtol=1e-10, atol=1e-12)
     for a, b in zip(w_fast, w_slow):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
