@@ -99,18 +99,17 @@ def inner_penalty(formulation):
     return formulation.gradient_penalty_term if formulation.gradient_penalty else None
 
 
-def sobolev_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
+def sobolev_step(D, formulation, real, fake, optimizer, ref, rows, chain: bool = True) -> None:
+    """One inner step as proximal_update takes it (the chain gradient for this DCGAN; ``chain=False``: autograd's)."""
     loss = formulation.objective.discriminator_loss
     refs = ref if rows is None else ref[rows]  # the penalty rows' references
-    backward = inner_step(D, chain_of(D), real, fake, loss, refs, LAM, penalty=inner_penalty(formulation),
-                          r1=formulation.r1, rows=rows)[3]  # fmt: skip
+    backward = inner_step(D, chain_of(D) if chain else None, real, fake, loss, refs, LAM,
+                          penalty=inner_penalty(formulation), r1=formulation.r1, rows=rows)[3]  # fmt: skip
     optimizer_step(D, formulation, optimizer, backward)
 
 
-def autograd_step(D, formulation, real, fake, optimizer, ref, rows) -> None:
-    loss = formulation.objective.discriminator_loss
-    backward = inner_step(D, None, real, fake, loss, ref, LAM, penalty=inner_penalty(formulation), r1=formulation.r1)[3]
-    optimizer_step(D, formulation, optimizer, backward)
+def autograd_step(*step) -> None:
+    sobolev_step(*step, chain=False)
 
 
 STEPS = {"plain": plain_step, "sobolev": sobolev_step, "autograd": autograd_step, "sobolev_sub": sobolev_step}

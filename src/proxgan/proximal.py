@@ -341,7 +341,7 @@ def proximal_update(
         raise ProxganError(f"proximal.penalty_batch={penalty_batch} exceeds the real batch of {n}")
     subsample = penalty_batch is not None and penalty_batch < n and (lam > 0 or r1 > 0)
     real, fake = real.detach(), fake.detach()
-    chain = chain_of(D) if scaler is None and penalty is None else None
+    chain = chain_of(D) if scaler is None else None  # a scaler scales total.backward(); inner_step checks penalty
     anchor = frozen_copy(D) if next_batch is not None else None
     ref_grads = input_gradients(D, real, create_graph=False) if lam > 0 and anchor is None else None
     losses: list[Tensor] = []
